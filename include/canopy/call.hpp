@@ -1,0 +1,126 @@
+// canopy/call.hpp — Call<R>: one inter-canister call, awaitable for its Result<R>.
+//
+// Created by ctx.call<R>(...). The request is issued at once: either it fails synchronously
+// (then awaiting yields the reject immediately and no callback ever runs, R1) or it is accepted
+// and exactly one response will come (R1). `co_await call` yields Result<R>; a malformed reply
+// throws MalformedPayload (a trap unless caught). A Call dropped before its response arrived
+// abandons it: the response is still delivered to the canister (R1) but discarded without running
+// user code (R18). Move-only; used only on its canister's thread.
+#pragma once
+
+#include <coroutine>
+#include <utility>
+#include <vector>
+
+#include "canopy/assert.hpp"
+#include "canopy/detail/hooks.hpp"
+
+namespace canopy {
+
+template <class R = void>
+class [[nodiscard]] Call {
+ public:
+  Call(detail::CanisterRt* rt, detail::IssueResult issued)
+      : rt_(rt), ref_(issued.ref), error_(std::move(issued.error)) {}
+  Call(Call&& o) noexcept
+      : rt_(std::exchange(o.rt_, nullptr)),
+        ref_(o.ref_),
+        error_(std::move(o.error_)),
+        refund_(o.refund_) {}
+  Call& operator=(Call&& o) noexcept {
+    if (this != &o) {
+      drop();
+      rt_ = std::exchange(o.rt_, nullptr);
+      ref_ = o.ref_;
+      error_ = std::move(o.error_);
+      refund_ = o.refund_;
+    }
+    return *this;
+  }
+  Call(const Call&) = delete;
+  Call& operator=(const Call&) = delete;
+  ~Call() { drop(); }
+
+  // True when the call failed synchronously (R1): no response will come.
+  bool failed_synchronously() const { return error_.has_value(); }
+  // True when awaiting would not suspend.
+  bool ready() const { return error_ || (rt_ && detail::slot_ready(rt_, ref_)); }
+  // Cycles refunded with the response (R8); valid after the result was taken.
+  uint64_t refunded_cycles() const { return refund_; }
+
+  bool await_ready() const noexcept { return ready(); }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    detail::slot_wait(rt_, ref_, detail::Waiter{&resume_handle, h.address(), 0});
+  }
+  Result<R> await_resume() { return take(); }
+
+  // For combinators: register a waiter instead of a coroutine.
+  void on_ready(detail::Waiter w) noexcept { detail::slot_wait(rt_, ref_, w); }
+  // Takes the result; the call must be ready. Consumes the call.
+  Result<R> take() {
+    if (error_) return tl::unexpected<Reject>(*error_);
+    CANOPY_ASSERT(rt_ != nullptr, "Call already consumed");
+    Result<Bytes> raw = detail::slot_take(std::exchange(rt_, nullptr), ref_, &refund_);
+    if (!raw) return tl::unexpected<Reject>(std::move(raw.error()));
+    if constexpr (std::is_void_v<R>) {
+      decode<void>(*raw);
+      return {};
+    } else {
+      return decode<R>(*raw);
+    }
+  }
+
+ private:
+  static void resume_handle(void* addr, uint64_t) noexcept {
+    std::coroutine_handle<>::from_address(addr).resume();
+  }
+  void drop() noexcept {
+    if (rt_ != nullptr && !error_) detail::slot_abandon(rt_, ref_);
+    rt_ = nullptr;
+  }
+
+  detail::CanisterRt* rt_ = nullptr;
+  detail::SlotRef ref_{};
+  std::optional<Reject> error_;
+  uint64_t refund_ = 0;
+};
+
+// Awaits every call; yields each outcome in order. Never fails itself. O(1) per response: one
+// counter, no coroutine per arm. (More combinators: canopy/flow.hpp.)
+template <class R>
+class WhenAllSettledCalls {
+ public:
+  explicit WhenAllSettledCalls(std::vector<Call<R>> calls) : calls_(std::move(calls)) {}
+  bool await_ready() noexcept {
+    for (auto& c : calls_)
+      if (!c.ready()) ++pending_;
+    return pending_ == 0;
+  }
+  void await_suspend(std::coroutine_handle<> h) noexcept {
+    parent_ = h;
+    for (auto& c : calls_)
+      if (!c.ready()) c.on_ready(detail::Waiter{&arm_done, this, 0});
+  }
+  std::vector<Result<R>> await_resume() {
+    std::vector<Result<R>> out;
+    out.reserve(calls_.size());
+    for (auto& c : calls_) out.push_back(c.take());
+    return out;
+  }
+
+ private:
+  static void arm_done(void* self, uint64_t) noexcept {
+    auto* me = static_cast<WhenAllSettledCalls*>(self);
+    if (--me->pending_ == 0) me->parent_.resume();
+  }
+  std::vector<Call<R>> calls_;
+  size_t pending_ = 0;
+  std::coroutine_handle<> parent_{};
+};
+
+template <class R>
+WhenAllSettledCalls<R> when_all_settled(std::vector<Call<R>> calls) {
+  return WhenAllSettledCalls<R>(std::move(calls));
+}
+
+}  // namespace canopy

@@ -1,0 +1,110 @@
+// canopy/codec.hpp — payload encoding of call arguments and replies.
+//
+// Payloads are byte vectors (`Bytes`). Arguments and replies are encoded with cereal's binary
+// archive: any type cereal can serialize (scalars, std::string, std::vector, std::map,
+// canopy::PMap, user structs with `serialize`) can cross a call edge. No arguments and `void`
+// replies encode as the empty payload without touching cereal. `decode` throws
+// `MalformedPayload` when the bytes do not hold exactly the expected values; inside a method
+// that is a trap, so the caller gets CANISTER_ERROR (R4, R7). Thread-safety: pure functions.
+#pragma once
+
+#include <cereal/archives/binary.hpp>
+#include <cereal/types/map.hpp>
+#include <cereal/types/string.hpp>
+#include <cereal/types/tuple.hpp>
+#include <cereal/types/utility.hpp>
+#include <cereal/types/vector.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <istream>
+#include <ostream>
+#include <stdexcept>
+#include <streambuf>
+#include <string>
+#include <tuple>
+#include <vector>
+
+namespace canopy {
+
+using Bytes = std::vector<uint8_t>;
+
+struct MalformedPayload : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+namespace detail {
+
+// Appends to a Bytes vector; no copy through std::string.
+class BytesWriteBuf : public std::streambuf {
+ public:
+  explicit BytesWriteBuf(Bytes& out) : out_(out) {}
+
+ protected:
+  std::streamsize xsputn(const char* s, std::streamsize n) override {
+    out_.insert(out_.end(), reinterpret_cast<const uint8_t*>(s),
+                reinterpret_cast<const uint8_t*>(s) + n);
+    return n;
+  }
+  int_type overflow(int_type ch) override {
+    if (ch != traits_type::eof()) out_.push_back(static_cast<uint8_t>(ch));
+    return ch;
+  }
+
+ private:
+  Bytes& out_;
+};
+
+class BytesReadBuf : public std::streambuf {
+ public:
+  explicit BytesReadBuf(const Bytes& in) {
+    char* b = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
+    setg(b, b, b + in.size());
+  }
+  bool at_end() const { return gptr() == egptr(); }
+};
+
+}  // namespace detail
+
+template <class... Args>
+Bytes encode(const Args&... args) {
+  Bytes out;
+  if constexpr (sizeof...(Args) > 0) {
+    detail::BytesWriteBuf buf(out);
+    std::ostream os(&buf);
+    cereal::BinaryOutputArchive ar(os);
+    ar(args...);
+  }
+  return out;
+}
+
+// Decodes exactly the values `Args...` from `bytes`; throws MalformedPayload on short or
+// trailing input.
+template <class... Args>
+std::tuple<Args...> decode_tuple(const Bytes& bytes) {
+  std::tuple<Args...> values;
+  if constexpr (sizeof...(Args) > 0) {
+    detail::BytesReadBuf buf(bytes);
+    std::istream is(&buf);
+    try {
+      cereal::BinaryInputArchive ar(is);
+      std::apply([&](auto&... v) { ar(v...); }, values);
+    } catch (const std::exception& e) {
+      throw MalformedPayload(std::string("malformed payload: ") + e.what());
+    }
+    if (!buf.at_end()) throw MalformedPayload("malformed payload: trailing bytes");
+  } else {
+    if (!bytes.empty()) throw MalformedPayload("malformed payload: expected no arguments");
+  }
+  return values;
+}
+
+template <class T>
+T decode(const Bytes& bytes) {
+  if constexpr (std::is_void_v<T>) {
+    decode_tuple<>(bytes);
+  } else {
+    return std::get<0>(decode_tuple<T>(bytes));
+  }
+}
+
+}  // namespace canopy

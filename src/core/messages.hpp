@@ -1,0 +1,45 @@
+// Messages that travel between canisters: requests and responses (R1-R3).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+#include "canopy/codec.hpp"
+#include "canopy/detail/hooks.hpp"
+#include "canopy/ids.hpp"
+#include "canopy/reject.hpp"
+
+namespace canopy::detail {
+
+struct Request {
+  CanisterId from;      // invalid (0) for ingress
+  CanisterId to;
+  std::string method;
+  Bytes payload;
+  uint64_t cycles = 0;  // R8 attached
+  SlotRef callback;     // the caller's pending-call slot
+  uint64_t call_seq = 0;
+  uint64_t deadline_ms = 0;  // R10; 0 = unbounded wait
+  IngressId ingress;         // set for ingress requests
+};
+
+struct Response {
+  CanisterId from;  // the responder (callee)
+  CanisterId to;    // the original caller
+  SlotRef callback;
+  uint64_t call_seq = 0;
+  Result<Bytes> result;
+  uint64_t refund = 0;  // R8 cycles returned to the caller
+};
+
+using Message = std::variant<Request, Response>;
+
+inline CanisterId destination(const Message& m) {
+  return std::visit([](const auto& x) { return x.to; }, m);
+}
+inline CanisterId source(const Message& m) {
+  return std::visit([](const auto& x) { return x.from; }, m);
+}
+
+}  // namespace canopy::detail

@@ -1,0 +1,775 @@
+#include "exec/canister_rt.hpp"
+
+#include <algorithm>
+#include <fmt/format.h>
+
+#include "canopy/assert.hpp"
+
+namespace canopy::detail {
+
+namespace {
+Result<Bytes> reject_result(RejectCode code, std::string msg) {
+  return tl::unexpected<Reject>(Reject{code, std::move(msg)});
+}
+uint8_t code_of(const Result<Bytes>& r) {
+  return r ? 0 : static_cast<uint8_t>(r.error().code);
+}
+}  // namespace
+
+CanisterRt::CanisterRt(CanisterId id, SubnetId subnet, const Config& cfg, const Routing& routing,
+                       const SubnetClock& clock, std::unique_ptr<CanisterBase> code,
+                       uint64_t cycles)
+    : id_(id),
+      subnet_(subnet),
+      cfg_(cfg),
+      routing_(routing),
+      clock_(clock),
+      code_(std::move(code)),
+      balance_(cycles),
+      rng_state_(cfg.seed ^ (id.value * 0x9e3779b97f4a7c15ULL)) {
+  ingress_.peer = CanisterId{0};
+  counters_.cycles_minted = cycles;
+}
+
+CanisterRt::~CanisterRt() {
+  for (auto& cc : contexts_) {
+    if (cc.live && cc.root_live) {
+      cc.root_live = false;
+      cc.root.handle.destroy();
+    }
+  }
+}
+
+PeerQueues& CanisterRt::peer(CanisterId p) {
+  auto [it, inserted] = peers_.try_emplace(p);
+  if (inserted) it->second.peer = p;
+  return it->second;
+}
+
+void CanisterRt::schedule_input(PeerQueues& pq) {
+  if (!pq.in_scheduled && !pq.in.msgs.empty()) {
+    pq.in_scheduled = true;
+    ready_.push_back(&pq);
+  }
+}
+
+// ---------------------------------------------------------------- tracing
+
+void CanisterRt::record(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq,
+                        uint8_t code, std::string_view label) {
+  TraceEvent e;
+  e.kind = kind;
+  e.subnet = subnet_.value;
+  e.iteration = clock_.iteration;
+  e.round = clock_.round;
+  e.time_ms = clock_.time_ms;
+  e.from = from;
+  e.to = to;
+  e.call_seq = call_seq;
+  e.reject_code = code;
+  trace_hash_ = trace_fold(trace_hash_, e);
+  trace_hash_ = trace_fold_bytes(trace_hash_, label.data(), label.size());
+  if (cfg_.record_trace && trace_.size() < cfg_.trace_events_max) {
+    e.label = std::string(label);
+    trace_.push_back(std::move(e));
+  }
+}
+
+void CanisterRt::trace(TraceEvent e, std::string_view label) {
+  record(e.kind, e.from, e.to, e.call_seq, e.reject_code, label);
+}
+
+std::vector<TraceEvent> CanisterRt::take_trace() { return std::exchange(trace_, {}); }
+std::vector<PeerQueues*> CanisterRt::take_dirty_outputs() {
+  for (auto* pq : dirty_out_) pq->out_dirty = false;
+  return std::exchange(dirty_out_, {});
+}
+std::vector<IngressReply> CanisterRt::take_ingress_replies() {
+  return std::exchange(ingress_replies_, {});
+}
+
+// ---------------------------------------------------------------- slots
+
+uint32_t CanisterRt::alloc_slot() {
+  uint32_t idx;
+  if (free_slot_ != UINT32_MAX) {
+    idx = free_slot_;
+    free_slot_ = slots_[idx].next_free;
+  } else {
+    CANOPY_ASSERT(slots_.size() < UINT32_MAX - 1, "slot table overflow");
+    idx = static_cast<uint32_t>(slots_.size());
+    slots_.emplace_back();
+  }
+  ++live_slots_;
+  return idx;
+}
+
+void CanisterRt::free_slot(uint32_t idx) {
+  Slot& s = slots_[idx];
+  CANOPY_ASSERT(s.state != Slot::State::free, "double free of a call slot");
+  s.state = Slot::State::free;
+  ++s.generation;
+  s.result = Result<Bytes>{};
+  s.waiter = {};
+  s.cc = nullptr;
+  s.next_free = free_slot_;
+  free_slot_ = idx;
+  --live_slots_;
+}
+
+Slot* CanisterRt::find_slot(SlotRef ref) {
+  if (ref.index >= slots_.size()) return nullptr;
+  Slot& s = slots_[ref.index];
+  if (s.generation != ref.generation || s.state == Slot::State::free) return nullptr;
+  return &s;
+}
+const Slot* CanisterRt::find_slot(SlotRef ref) const {
+  return const_cast<CanisterRt*>(this)->find_slot(ref);
+}
+
+bool CanisterRt::slot_ready(SlotRef ref) const {
+  const Slot* s = find_slot(ref);
+  return s != nullptr && s->state == Slot::State::ready;
+}
+
+void CanisterRt::slot_wait(SlotRef ref, Waiter waiter) {
+  Slot* s = find_slot(ref);
+  CANOPY_ASSERT(s != nullptr && s->state == Slot::State::pending, "waiting on a settled call");
+  s->waiter = waiter;
+}
+
+Result<Bytes> CanisterRt::slot_take(SlotRef ref, uint64_t* refund) {
+  Slot* s = find_slot(ref);
+  CANOPY_ASSERT(s != nullptr && s->state == Slot::State::ready, "taking a call that is not ready");
+  Result<Bytes> r = std::move(s->result);
+  if (refund != nullptr) *refund = s->refund;
+  free_slot(ref.index);
+  return r;
+}
+
+void CanisterRt::slot_abandon(SlotRef ref) {
+  Slot* s = find_slot(ref);
+  if (s == nullptr) return;
+  if (s->state == Slot::State::ready) {
+    free_slot(ref.index);  // response already delivered and counted
+  } else if (s->state == Slot::State::pending) {
+    s->state = Slot::State::abandoned;
+    s->waiter = {};
+  }
+}
+
+// ---------------------------------------------------------------- contexts
+
+CallContext* CanisterRt::new_context() {
+  CallContext* cc;
+  if (free_context_ != UINT32_MAX) {
+    cc = &contexts_[free_context_];
+    free_context_ = cc->next_free;
+  } else {
+    cc = &contexts_.emplace_back(this);
+    cc->index = static_cast<uint32_t>(contexts_.size() - 1);
+  }
+  cc->live = true;
+  cc->from_ingress = false;
+  cc->ingress = {};
+  cc->caller = {};
+  cc->caller_slot = {};
+  cc->caller_call_seq = 0;
+  cc->kind = MethodKind::update;
+  cc->cycles_available = 0;
+  cc->replied = false;
+  cc->outstanding = 0;
+  cc->root = {};
+  cc->root_live = false;
+  cc->next_free = UINT32_MAX;
+  ++open_contexts_;
+  return cc;
+}
+
+void CanisterRt::free_context(CallContext* cc) {
+  CANOPY_ASSERT(cc->live, "double free of a call context");
+  cc->live = false;
+  ++cc->generation;
+  cc->method.clear();
+  cc->next_free = free_context_;
+  free_context_ = cc->index;
+  --open_contexts_;
+}
+
+void CanisterRt::maybe_close(CallContext* cc) {
+  if (cc->live && cc->replied && !cc->root_live && cc->outstanding == 0) free_context(cc);
+}
+
+void CanisterRt::touch(CallContext& cc) {
+  for (const auto& u : exec_.touched)
+    if (u.cc == &cc) return;
+  exec_.touched.push_back(ContextUndo{&cc, cc.replied, cc.cycles_available});
+}
+
+// ---------------------------------------------------------------- execution
+
+uint64_t CanisterRt::run_iteration(uint64_t budget) {
+  const uint64_t start = round_cost_;
+  while (!ready_.empty() && round_cost_ < budget) {
+    PeerQueues* pq = ready_.front();
+    ready_.pop_front();
+    pq->in_scheduled = false;
+    Message m = std::move(pq->in.msgs.front());
+    pq->in.msgs.pop_front();
+    schedule_input(*pq);  // round-robin: back of the line if it has more
+    execute(std::move(m));
+  }
+  return round_cost_ - start;
+}
+
+void CanisterRt::execute(Message&& msg) {
+  ++counters_.messages_executed;
+  if (auto* req = std::get_if<Request>(&msg)) {
+    execute_request(std::move(*req));
+  } else {
+    execute_response(std::move(std::get<Response>(msg)));
+  }
+}
+
+void CanisterRt::begin_execution(CallContext* cc) {
+  CANOPY_ASSERT(!executing_, "nested execution");
+  executing_ = true;
+  exec_.cc = cc;
+  exec_.cost = cfg_.message_base_cost;
+  exec_.balance_before = balance_;
+  exec_.new_slots.clear();
+  exec_.outbox.clear();
+  exec_.touched.clear();
+  exec_.forced_trap.reset();
+  ingress_out_.clear();
+  if (code_) code_->save_state();
+}
+
+void CanisterRt::execute_request(Request&& req) {
+  const bool ingress = !req.from.valid();
+  record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
+  CallContext* cc = new_context();
+  cc->from_ingress = ingress;
+  cc->ingress = req.ingress;
+  cc->caller = req.from;
+  cc->caller_slot = req.callback;
+  cc->caller_call_seq = req.call_seq;
+  cc->method = std::move(req.method);
+  cc->cycles_available = req.cycles;
+  begin_execution(cc);
+
+  const MethodEntry* m = code_ ? code_->method_table().find(cc->method) : nullptr;
+  std::optional<Reject> refuse;
+  if (!code_) {
+    refuse = Reject{RejectCode::canister_error, fmt::format("canister {} is empty", id_.to_string())};
+  } else if (m == nullptr) {
+    refuse = Reject{RejectCode::canister_error,
+                    fmt::format("canister {} has no method '{}'", id_.to_string(), cc->method)};
+  } else if (query_mode_) {
+    if (m->kind == MethodKind::update) {
+      refuse = Reject{RejectCode::canister_error,
+                      fmt::format("'{}' is an update method; a query cannot call it (R16)",
+                                  cc->method)};
+    } else if (m->kind == MethodKind::composite_query && *query_mode_ != MethodKind::composite_query) {
+      refuse = Reject{RejectCode::canister_error,
+                      fmt::format("'{}' is a composite query; only a composite query may call it "
+                                  "(R17)", cc->method)};
+    }
+  } else if (m->kind == MethodKind::composite_query) {
+    refuse = Reject{RejectCode::canister_error,
+                    fmt::format("'{}' is a composite query and cannot be executed in replicated "
+                                "mode (R17): an update cannot call it",
+                                cc->method)};
+  }
+  if (refuse) {
+    reply(*cc, tl::unexpected<Reject>(std::move(*refuse)));
+    finish_execution(cc);
+    return;
+  }
+  cc->kind = query_mode_ ? m->kind : (m->kind == MethodKind::query ? MethodKind::query
+                                                                    : MethodKind::update);
+  try {
+    Invocation inv = m->invoke(*code_, cc->ctx, req.payload);
+    switch (inv.kind) {
+      case Invocation::Kind::reply:
+        if (inv.finish == Finish::value || !cc->replied) reply(*cc, std::move(inv.reply));
+        break;
+      case Invocation::Kind::no_reply:
+        break;
+      case Invocation::Kind::task:
+        cc->root = inv.task;
+        cc->root_live = true;
+        cc->root.handle.resume();
+        break;
+    }
+  } catch (const std::exception& e) {
+    trap_execution(cc, e.what());
+    return;
+  } catch (...) {
+    trap_execution(cc, "unknown exception");
+    return;
+  }
+  if (auto trap = check_root(cc)) {
+    trap_execution(cc, *trap);
+    return;
+  }
+  finish_execution(cc);
+}
+
+void CanisterRt::execute_response(Response&& resp) {
+  Slot* s = find_slot(resp.callback);
+  if (s == nullptr || s->state == Slot::State::ready) {
+    ++counters_.duplicate_responses;  // invariant violation: reported by the checker
+    return;
+  }
+  ++counters_.responses_delivered;
+  s->response_inducted = false;
+  balance_ += resp.refund;
+  CallContext* cc = s->cc;
+  CANOPY_ASSERT(cc != nullptr && cc->outstanding > 0, "response without an outstanding callback");
+  --cc->outstanding;
+  record(TraceKind::execute_response, resp.from, id_, resp.call_seq, code_of(resp.result), {});
+  begin_execution(cc);
+  if (s->state == Slot::State::abandoned) {
+    free_slot(resp.callback.index);  // R18: discarded without running user code
+    finish_execution(cc);
+    return;
+  }
+  s->state = Slot::State::ready;
+  s->result = std::move(resp.result);
+  s->refund = resp.refund;
+  const Waiter w = s->waiter;  // the slot may be freed by the code we resume
+  if (w.fn != nullptr) w.fn(w.obj, w.tag);
+  if (auto trap = check_root(cc)) {
+    trap_execution(cc, *trap);
+    return;
+  }
+  finish_execution(cc);
+}
+
+std::optional<std::string> CanisterRt::check_root(CallContext* cc) {
+  if (!cc->root_live || !cc->root.handle.done()) return std::nullopt;
+  Bytes out;
+  Finish how = Finish::void_return;
+  std::optional<std::string> trap;
+  try {
+    how = cc->root.finish(cc->root.handle, out);
+  } catch (const std::exception& e) {
+    trap = e.what();
+  } catch (...) {
+    trap = "unknown exception";
+  }
+  cc->root_live = false;
+  cc->root.handle.destroy();
+  if (trap) return trap;
+  if (how == Finish::value) {
+    if (cc->replied) return std::string("reply called twice (R6)");
+    reply(*cc, std::move(out));
+  } else if (how == Finish::void_return && !cc->replied) {
+    reply(*cc, Bytes{});
+  }
+  return std::nullopt;
+}
+
+void CanisterRt::finish_execution(CallContext* cc) {
+  if (exec_.forced_trap) {
+    std::string msg = *exec_.forced_trap;
+    trap_execution(cc, msg);
+    return;
+  }
+  // A query executed in replicated mode keeps no state changes (R16).
+  if (cc->kind == MethodKind::query && code_ && !query_mode_) code_->restore_state();
+  if (cc->live && !cc->root_live && !cc->replied && cc->outstanding == 0) {
+    reply(*cc, reject_result(RejectCode::canister_error,
+                             fmt::format("canister {} did not reply to the call (R6)",
+                                         id_.to_string())));
+  }
+  commit_execution();
+  maybe_close(cc);
+}
+
+void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
+  ++counters_.traps;
+  // R7: state, cycles and the calls this execution made are rolled back.
+  if (code_) code_->restore_state();
+  balance_ = exec_.balance_before;
+  for (uint32_t idx : exec_.new_slots) {
+    Slot& s = slots_[idx];
+    if (s.state == Slot::State::free) continue;
+    PeerQueues& pq = peer(s.callee);
+    CANOPY_ASSERT(pq.out.reserved > 0 && pq.in.reserved > 0, "reservation accounting");
+    --pq.out.reserved;
+    --pq.in.reserved;
+    CANOPY_ASSERT(s.cc->outstanding > 0, "outstanding accounting");
+    --s.cc->outstanding;
+    free_slot(idx);
+  }
+  for (auto it = exec_.touched.rbegin(); it != exec_.touched.rend(); ++it) {
+    it->cc->replied = it->replied;
+    it->cc->cycles_available = it->cycles_available;
+  }
+  exec_.new_slots.clear();
+  exec_.outbox.clear();
+  exec_.touched.clear();
+  ingress_out_.clear();
+  exec_.forced_trap.reset();
+  if (cc->root_live) {
+    cc->root_live = false;
+    cc->root.handle.destroy();  // its pending calls are abandoned
+  }
+  record(TraceKind::trap, cc->caller, id_, cc->caller_call_seq, 0, message);
+  if (!cc->replied) {
+    reply(*cc, reject_result(RejectCode::canister_error,
+                             fmt::format("canister {} trapped: {}", id_.to_string(), message)));
+  }
+  commit_execution();
+  maybe_close(cc);
+}
+
+void CanisterRt::commit_execution() {
+  for (auto& item : exec_.outbox) {
+    Queue& q = item.pq->out;
+    CANOPY_ASSERT(q.reserved > 0, "commit without reservation");
+    --q.reserved;
+    if (auto* req = std::get_if<Request>(&item.msg)) {
+      ++counters_.calls_accepted;
+      record(TraceKind::request_sent, id_, req->to, req->call_seq, 0, req->method);
+    } else {
+      const auto& resp = std::get<Response>(item.msg);
+      record(TraceKind::response_sent, id_, resp.to, resp.call_seq, code_of(resp.result), {});
+    }
+    q.msgs.push_back(std::move(item.msg));
+    if (!item.pq->out_dirty) {
+      item.pq->out_dirty = true;
+      dirty_out_.push_back(item.pq);
+    }
+  }
+  for (auto& r : ingress_out_) {
+    record(TraceKind::ingress_completed, id_, CanisterId{0}, r.id.value,
+           code_of(r.result), {});
+    ingress_replies_.push_back(std::move(r));
+  }
+  round_cost_ += exec_.cost;
+  exec_.outbox.clear();
+  exec_.new_slots.clear();
+  exec_.touched.clear();
+  ingress_out_.clear();
+  exec_.cc = nullptr;
+  executing_ = false;
+}
+
+void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
+  CANOPY_ASSERT(executing_, "reply outside an execution");
+  if (cc.replied) throw Trap("reply called twice (R6)");
+  if (cc.kind == MethodKind::query && !cc.from_ingress && !query_mode_) {
+    // fine: replicated query replies like an update
+  }
+  touch(cc);
+  cc.replied = true;
+  const uint64_t refund = std::exchange(cc.cycles_available, 0);
+  if (cc.from_ingress) {
+    ingress_out_.push_back(IngressReply{cc.ingress, std::move(result)});
+    return;
+  }
+  PeerQueues& pq = peer(cc.caller);
+  Response r;
+  r.from = id_;
+  r.to = cc.caller;
+  r.callback = cc.caller_slot;
+  r.call_seq = cc.caller_call_seq;
+  r.result = std::move(result);
+  r.refund = refund;
+  exec_.outbox.push_back(OutItem{&pq, Message{std::move(r)}});
+}
+
+void CanisterRt::charge(uint64_t cost) {
+  CANOPY_ASSERT(executing_, "charge outside an execution");
+  exec_.cost += cost;
+  if (exec_.cost > cfg_.message_cost_max && !exec_.forced_trap) {
+    exec_.forced_trap = fmt::format("cost limit of {} units per message exceeded (R14)",
+                                    cfg_.message_cost_max);
+    throw Trap(*exec_.forced_trap);
+  }
+}
+
+uint64_t CanisterRt::accept_cycles(CallContext& cc, uint64_t max_amount) {
+  CANOPY_ASSERT(executing_, "accept_cycles outside an execution");
+  touch(cc);
+  const uint64_t n = std::min(max_amount, cc.cycles_available);
+  cc.cycles_available -= n;
+  balance_ += n;
+  return n;
+}
+
+uint64_t CanisterRt::next_random() {
+  uint64_t z = (rng_state_ += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_view method,
+                                   Bytes&& payload, const CallOptions& options) {
+  CANOPY_ASSERT(executing_, "calls can only be made while the canister executes a message");
+  if (query_mode_ && *query_mode_ == MethodKind::composite_query && query_caller_) {
+    return query_caller_(cc, to, method, std::move(payload));
+  }
+  if (cc.kind != MethodKind::update) throw Trap("a query cannot make calls (R16)");
+  auto fail = [&](RejectCode code, std::string msg) {
+    ++counters_.calls_failed_sync;
+    record(TraceKind::request_rejected, id_, to, 0, static_cast<uint8_t>(code), msg);
+    return IssueResult{SlotRef{}, Reject{code, std::move(msg)}};
+  };
+  const auto dest = routing_.subnet_of(to);
+  if (!dest) {
+    return fail(RejectCode::destination_invalid,
+                fmt::format("canister {} does not exist", to.to_string()));
+  }
+  const bool xnet = *dest != subnet_;
+  const uint64_t limit = xnet ? cfg_.payload_max_bytes_xnet : cfg_.payload_max_bytes_local;
+  if (payload.size() > limit) {
+    return fail(RejectCode::sys_fatal,
+                fmt::format("payload of {} bytes exceeds the {} limit of {} bytes (R5)",
+                            payload.size(), xnet ? "cross-subnet" : "same-subnet", limit));
+  }
+  if (options.timeout_ms > cfg_.call_timeout_max_ms) {
+    return fail(RejectCode::sys_fatal,
+                fmt::format("timeout of {} ms exceeds call_timeout_max_ms = {} (R10)",
+                            options.timeout_ms, cfg_.call_timeout_max_ms));
+  }
+  if (live_slots_ >= cfg_.callbacks_max_per_canister) {
+    return fail(RejectCode::sys_transient,
+                fmt::format("callback quota exhausted: {} calls outstanding (R5)", live_slots_));
+  }
+  if (options.cycles > balance_) {
+    return fail(RejectCode::sys_transient,
+                fmt::format("insufficient cycles: attaching {} with a balance of {} (R8)",
+                            options.cycles, balance_));
+  }
+  PeerQueues& pq = peer(to);
+  if (pq.out.used() >= cfg_.queue_capacity) {
+    return fail(RejectCode::sys_transient,
+                fmt::format("output queue to {} is full ({} messages, R2)", to.to_string(),
+                            cfg_.queue_capacity));
+  }
+  if (pq.in.used() >= cfg_.queue_capacity) {
+    return fail(RejectCode::sys_transient,
+                fmt::format("no free slot in the input queue from {} to reserve for the "
+                            "response ({} messages, R2)",
+                            to.to_string(), cfg_.queue_capacity));
+  }
+  ++pq.out.reserved;
+  ++pq.in.reserved;
+  balance_ -= options.cycles;
+  const uint32_t idx = alloc_slot();
+  Slot& s = slots_[idx];
+  s.state = Slot::State::pending;
+  s.response_inducted = false;
+  s.timed_out = false;
+  s.cc = &cc;
+  s.callee = to;
+  s.call_seq = ++call_seq_;
+  s.deadline_ms = options.timeout_ms ? clock_.time_ms + options.timeout_ms : 0;
+  s.waiter = {};
+  s.refund = 0;
+  ++cc.outstanding;
+  exec_.new_slots.push_back(idx);
+  if (s.deadline_ms != 0) deadlines_.emplace(s.deadline_ms, idx, s.generation);
+  Request r;
+  r.from = id_;
+  r.to = to;
+  r.method = std::string(method);
+  r.payload = std::move(payload);
+  r.cycles = options.cycles;
+  r.callback = SlotRef{idx, s.generation};
+  r.call_seq = s.call_seq;
+  r.deadline_ms = s.deadline_ms;
+  exec_.outbox.push_back(OutItem{&pq, Message{std::move(r)}});
+  return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
+}
+
+// ---------------------------------------------------------------- induction (scheduler side)
+
+std::optional<Reject> CanisterRt::try_induct_request(Request& req) {
+  if (!code_) {
+    return Reject{RejectCode::canister_error,
+                  fmt::format("canister {} is empty (no code installed)", id_.to_string())};
+  }
+  if (status_ != CanisterStatus::running) {
+    return Reject{RejectCode::canister_error,
+                  fmt::format("canister {} is {} (R9)", id_.to_string(),
+                              status_ == CanisterStatus::stopping ? "stopping" : "stopped")};
+  }
+  PeerQueues& pq = peer(req.from);
+  if (pq.in.used() >= cfg_.queue_capacity) {
+    return Reject{RejectCode::sys_transient,
+                  fmt::format("input queue of {} from {} is full (R2)", id_.to_string(),
+                              req.from.to_string())};
+  }
+  if (pq.out.used() >= cfg_.queue_capacity) {
+    return Reject{RejectCode::sys_transient,
+                  fmt::format("{} cannot reserve a response slot towards {} (R2)",
+                              id_.to_string(), req.from.to_string())};
+  }
+  ++pq.out.reserved;
+  record(TraceKind::request_inducted, req.from, id_, req.call_seq, 0, req.method);
+  pq.in.msgs.push_back(Message{std::move(req)});
+  schedule_input(pq);
+  return std::nullopt;
+}
+
+bool CanisterRt::induct_response(Response&& resp) {
+  Slot* s = find_slot(resp.callback);
+  if (s == nullptr || s->timed_out) {
+    ++counters_.late_responses_dropped;  // R10: a late response is dropped
+    record(TraceKind::response_dropped, resp.from, id_, resp.call_seq, code_of(resp.result), {});
+    return false;
+  }
+  if (s->response_inducted || s->state == Slot::State::ready) {
+    ++counters_.duplicate_responses;
+    return false;
+  }
+  PeerQueues& pq = peer(resp.from);
+  CANOPY_ASSERT(pq.in.reserved > 0, "response without a reserved slot (R2)");
+  --pq.in.reserved;
+  s->response_inducted = true;
+  pq.in.msgs.push_back(Message{std::move(resp)});
+  schedule_input(pq);
+  return true;
+}
+
+std::optional<Reject> CanisterRt::induct_ingress(Request&& req) {
+  if (ingress_.in.msgs.size() >= cfg_.ingress_queue_capacity) {
+    return Reject{RejectCode::sys_transient,
+                  fmt::format("ingress queue of {} is full ({} messages)", id_.to_string(),
+                              cfg_.ingress_queue_capacity)};
+  }
+  ingress_.in.msgs.push_back(Message{std::move(req)});
+  schedule_input(ingress_);
+  return std::nullopt;
+}
+
+void CanisterRt::expire_deadlines(uint64_t now_ms) {
+  while (!deadlines_.empty() && std::get<0>(deadlines_.top()) <= now_ms) {
+    const auto [deadline, idx, gen] = deadlines_.top();
+    deadlines_.pop();
+    Slot* s = find_slot(SlotRef{idx, gen});
+    if (s == nullptr || s->response_inducted || s->timed_out || s->state == Slot::State::ready)
+      continue;
+    s->timed_out = true;
+    PeerQueues& pq = peer(s->callee);
+    CANOPY_ASSERT(pq.in.reserved > 0, "timeout without a reserved slot");
+    --pq.in.reserved;  // the SYS_UNKNOWN reject takes the response's reserved slot
+    Response r;
+    r.from = s->callee;
+    r.to = id_;
+    r.callback = SlotRef{idx, gen};
+    r.call_seq = s->call_seq;
+    r.result = reject_result(RejectCode::sys_unknown,
+                             fmt::format("no response from {} by the deadline; the outcome is "
+                                         "unknown (R10)",
+                                         s->callee.to_string()));
+    record(TraceKind::call_timed_out, s->callee, id_, s->call_seq,
+           static_cast<uint8_t>(RejectCode::sys_unknown), {});
+    pq.in.msgs.push_back(Message{std::move(r)});
+    schedule_input(pq);
+  }
+}
+
+void CanisterRt::drop_all_contexts(const std::string& reason) {
+  for (auto& cc : contexts_) {
+    if (!cc.live) continue;
+    if (cc.root_live) {
+      cc.root_live = false;
+      cc.root.handle.destroy();  // pending calls become abandoned: responses discarded
+    }
+    if (!cc.replied) {
+      begin_execution(&cc);
+      reply(cc, reject_result(RejectCode::canister_error,
+                              fmt::format("canister {}: {}", id_.to_string(), reason)));
+      commit_execution();
+    }
+    maybe_close(&cc);
+  }
+}
+
+Result<Bytes> CanisterRt::run_query(std::string_view method, const Bytes& payload,
+                                    MethodKind as_kind) {
+  CANOPY_ASSERT(code_ != nullptr, "query on an empty canister");
+  query_mode_ = as_kind;
+  Request req;
+  req.to = id_;
+  req.method = std::string(method);
+  req.payload = payload;
+  execute_request(std::move(req));
+  auto replies = take_ingress_replies();
+  query_mode_.reset();
+  if (replies.empty()) {
+    return reject_result(RejectCode::canister_error,
+                         fmt::format("query '{}' on {} did not complete synchronously", method,
+                                     id_.to_string()));
+  }
+  return std::move(replies.front().result);
+}
+
+}  // namespace canopy::detail
+
+namespace canopy::detail {
+
+IssueResult CanisterRt::complete_immediately(CallContext& cc, CanisterId callee,
+                                             Result<Bytes> result) {
+  const uint32_t idx = alloc_slot();
+  Slot& s = slots_[idx];
+  s.state = Slot::State::ready;
+  s.response_inducted = false;
+  s.timed_out = false;
+  s.cc = &cc;
+  s.callee = callee;
+  s.call_seq = ++call_seq_;
+  s.deadline_ms = 0;
+  s.waiter = {};
+  s.refund = 0;
+  s.result = std::move(result);
+  return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
+}
+
+// ---------------------------------------------------------------- hooks for Ctx / Call
+
+IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Bytes&& payload,
+                       const CallOptions& options) {
+  return cc.rt->issue_call(cc, to, method, std::move(payload), options);
+}
+bool slot_ready(CanisterRt* rt, SlotRef ref) noexcept { return rt->slot_ready(ref); }
+void slot_wait(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept { rt->slot_wait(ref, waiter); }
+Result<Bytes> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund) {
+  return rt->slot_take(ref, refund);
+}
+void slot_abandon(CanisterRt* rt, SlotRef ref) noexcept { rt->slot_abandon(ref); }
+
+}  // namespace canopy::detail
+
+namespace canopy {
+
+using detail::CallContext;
+
+CanisterId Ctx::self() const { return cc_->rt->id(); }
+CanisterId Ctx::caller() const { return cc_->caller; }
+bool Ctx::from_ingress() const { return cc_->from_ingress; }
+SubnetId Ctx::subnet() const { return cc_->rt->subnet(); }
+MethodKind Ctx::kind() const { return cc_->kind; }
+std::string_view Ctx::method() const { return cc_->method; }
+uint64_t Ctx::time_ms() const { return cc_->rt->clock().time_ms; }
+uint64_t Ctx::round() const { return cc_->rt->clock().round; }
+uint64_t Ctx::balance() const { return cc_->rt->balance(); }
+uint64_t Ctx::cycles_available() const { return cc_->cycles_available; }
+uint64_t Ctx::accept_cycles(uint64_t max_amount) { return cc_->rt->accept_cycles(*cc_, max_amount); }
+void Ctx::charge(uint64_t cost) { cc_->rt->charge(cost); }
+void Ctx::reply_raw(Bytes payload) { cc_->rt->reply(*cc_, std::move(payload)); }
+void Ctx::reject(std::string message) {
+  cc_->rt->reply(*cc_, tl::unexpected<Reject>(Reject{RejectCode::canister_reject, std::move(message)}));
+}
+bool Ctx::replied() const { return cc_->replied; }
+uint64_t Ctx::random() { return cc_->rt->next_random(); }
+detail::CanisterRt* Ctx::rt() const { return cc_->rt; }
+
+}  // namespace canopy

@@ -1,0 +1,281 @@
+// The execution layer: one canister's system state and the execution of one message at a time.
+//
+// A CanisterRt owns the canister's code+state, its per-peer queues (R2), its call contexts (R6)
+// and its pending-call slot table (DESIGN §2: slot array + generation, O(1) per call). It
+// executes messages from its input queues (R12) with trap rollback (R7) and buffers everything an
+// execution sends until the execution commits. It never touches another canister: the scheduler
+// (src/sched) moves messages between canisters between parallel phases. Not thread-safe: one
+// thread at a time (the scheduler guarantees it).
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include "canopy/canister.hpp"
+#include "canopy/config.hpp"
+#include "canopy/ctx.hpp"
+#include "canopy/trace.hpp"
+#include "core/messages.hpp"
+
+namespace canopy::detail {
+
+class CanisterRt;
+
+// Read-only view of the topology, consulted by synchronous call checks (R5) during execution.
+class Routing {
+ public:
+  virtual ~Routing() = default;
+  // The subnet hosting `id`, or nullopt if no such canister exists.
+  virtual std::optional<SubnetId> subnet_of(CanisterId id) const = 0;
+};
+
+// The subnet's clock as canisters see it (R15).
+struct SubnetClock {
+  uint64_t round = 0;
+  uint64_t time_ms = 0;
+  uint32_t iteration = 0;
+};
+
+enum class CanisterStatus : uint8_t { running, stopping, stopped };
+
+struct Queue {
+  std::deque<Message> msgs;
+  uint32_t reserved = 0;  // slots promised to messages not yet enqueued (R2)
+  size_t used() const { return msgs.size() + reserved; }
+};
+
+struct PeerQueues {
+  CanisterId peer;
+  Queue in;
+  Queue out;
+  bool in_scheduled = false;  // on the canister's ready list
+  bool out_dirty = false;     // on the canister's list of output queues to route
+};
+
+struct CallContext {
+  explicit CallContext(CanisterRt* owner) : ctx(this), rt(owner) {}
+  CallContext(const CallContext&) = delete;
+  CallContext& operator=(const CallContext&) = delete;
+
+  Ctx ctx;
+  CanisterRt* rt;
+  uint32_t index = 0;
+  uint32_t generation = 0;
+  bool live = false;
+  // Origin.
+  bool from_ingress = false;
+  IngressId ingress;
+  CanisterId caller;
+  SlotRef caller_slot;
+  uint64_t caller_call_seq = 0;
+  std::string method;
+  MethodKind kind = MethodKind::update;
+  // R6/R8.
+  uint64_t cycles_available = 0;
+  bool replied = false;
+  uint32_t outstanding = 0;  // callbacks not yet delivered (including abandoned ones)
+  RootTask root;
+  bool root_live = false;
+  uint32_t next_free = UINT32_MAX;
+};
+
+struct Slot {
+  enum class State : uint8_t { free, pending, ready, abandoned };
+  State state = State::free;
+  bool response_inducted = false;  // the response sits in an input queue
+  bool timed_out = false;          // R10: SYS_UNKNOWN was produced; the real response is dropped
+  uint32_t generation = 1;
+  uint32_t next_free = UINT32_MAX;
+  CallContext* cc = nullptr;
+  CanisterId callee;
+  uint64_t call_seq = 0;
+  uint64_t deadline_ms = 0;
+  Waiter waiter;
+  Result<Bytes> result;
+  uint64_t refund = 0;
+};
+
+struct IngressReply {
+  IngressId id;
+  Result<Bytes> result;
+};
+
+// Counters for the invariant checker and statistics.
+struct CanisterCounters {
+  uint64_t calls_accepted = 0;      // committed requests (R1: each gets exactly one response)
+  uint64_t calls_failed_sync = 0;   // synchronous failures (no callback)
+  uint64_t responses_delivered = 0; // responses executed at this canister (incl. discarded)
+  uint64_t duplicate_responses = 0; // must stay 0
+  uint64_t messages_executed = 0;
+  uint64_t traps = 0;
+  uint64_t late_responses_dropped = 0;
+  uint64_t cycles_minted = 0;
+};
+
+class CanisterRt {
+ public:
+  CanisterRt(CanisterId id, SubnetId subnet, const Config& cfg, const Routing& routing,
+             const SubnetClock& clock, std::unique_ptr<CanisterBase> code, uint64_t cycles);
+  ~CanisterRt();
+  CanisterRt(const CanisterRt&) = delete;
+  CanisterRt& operator=(const CanisterRt&) = delete;
+
+  CanisterId id() const { return id_; }
+  SubnetId subnet() const { return subnet_; }
+  const Config& config() const { return cfg_; }
+  const SubnetClock& clock() const { return clock_; }
+  CanisterStatus status() const { return status_; }
+  bool has_code() const { return code_ != nullptr; }
+  CanisterBase* code() { return code_.get(); }
+  uint64_t balance() const { return balance_; }
+  void add_cycles(uint64_t n) { balance_ += n; counters_.cycles_minted += n; }
+  const CanisterCounters& counters() const { return counters_; }
+  size_t open_call_contexts() const { return open_contexts_; }
+  size_t outstanding_calls() const { return live_slots_; }
+
+  // ---- execution (parallel phase) ----
+  bool has_input() const { return !ready_.empty(); }
+  // Executes messages from the input queues round-robin until none is left or the canister's
+  // round budget is spent. Returns the cost used.
+  uint64_t run_iteration(uint64_t budget);
+  void begin_round() { round_cost_ = 0; }
+  uint64_t round_cost() const { return round_cost_; }
+
+  // ---- scheduler side (sequential phase) ----
+  // Output queues with messages, in commit order; the scheduler drains them.
+  std::vector<PeerQueues*> take_dirty_outputs();
+  std::vector<IngressReply> take_ingress_replies();
+  std::vector<TraceEvent> take_trace();
+  uint64_t trace_hash() const { return trace_hash_; }
+  PeerQueues& peer(CanisterId peer);
+  const std::map<CanisterId, PeerQueues>& peers() const { return peers_; }
+  // Induction of a request from `from` (R2): needs a slot in in[from] and reserves one in
+  // out[from]. Returns a reject when the canister cannot take it.
+  std::optional<Reject> try_induct_request(Request& req);
+  // Induction of a response to one of our calls; always succeeds (reserved), except that a late
+  // response of a timed-out call is dropped (R10). Returns false if dropped.
+  bool induct_response(Response&& resp);
+  // Enqueue an ingress message (R11). Returns a reject if the ingress queue is full.
+  std::optional<Reject> induct_ingress(Request&& req);
+  // R10: produce SYS_UNKNOWN for bounded-wait calls whose deadline has passed.
+  void expire_deadlines(uint64_t now_ms);
+  // R9 lifecycle.
+  void set_status(CanisterStatus s) { status_ = s; }
+  // Reject all open contexts ("callback lost") and drop their coroutine frames; the pending
+  // calls' responses will be discarded when they arrive (R9, R21).
+  void drop_all_contexts(const std::string& reason);
+  void replace_code(std::unique_ptr<CanisterBase> code) { code_ = std::move(code); }
+  // Record a trace event produced outside an execution (scheduler side).
+  void trace(TraceEvent e, std::string_view label = {});
+
+  // ---- hooks used by Ctx/Call (canister thread) ----
+  IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Bytes&& payload,
+                         const CallOptions& options);
+  bool slot_ready(SlotRef ref) const;
+  void slot_wait(SlotRef ref, Waiter waiter);
+  Result<Bytes> slot_take(SlotRef ref, uint64_t* refund);
+  void slot_abandon(SlotRef ref);
+  void reply(CallContext& cc, Result<Bytes> result);
+  void charge(uint64_t cost);
+  uint64_t accept_cycles(CallContext& cc, uint64_t max_amount);
+  uint64_t next_random();
+
+  // Used by query evaluation (src/query): run a method on this canister outside the round
+  // machinery, synchronously. Requires a code instance. In composite mode, calls go to
+  // `caller`, which evaluates the callee at once (depth-first, R17) and returns a settled call
+  // made with complete_immediately().
+  using QueryCaller =
+      std::function<IssueResult(CallContext&, CanisterId, std::string_view, Bytes&&)>;
+  Result<Bytes> run_query(std::string_view method, const Bytes& payload, MethodKind as_kind);
+  void set_query_caller(QueryCaller caller) { query_caller_ = std::move(caller); }
+  IssueResult complete_immediately(CallContext& cc, CanisterId callee, Result<Bytes> result);
+
+ private:
+  struct OutItem {
+    PeerQueues* pq;  // nullptr: ingress reply
+    Message msg;
+  };
+  struct ContextUndo {
+    CallContext* cc;
+    bool replied;
+    uint64_t cycles_available;
+  };
+  struct Execution {
+    CallContext* cc = nullptr;
+    uint64_t cost = 0;
+    uint64_t balance_before = 0;
+    std::vector<uint32_t> new_slots;
+    std::vector<OutItem> outbox;
+    std::vector<ContextUndo> touched;
+    std::optional<std::string> forced_trap;
+  };
+
+  void execute(Message&& msg);
+  void execute_request(Request&& req);
+  void execute_response(Response&& resp);
+  void begin_execution(CallContext* cc);
+  void finish_execution(CallContext* cc);
+  void trap_execution(CallContext* cc, const std::string& message);
+  void commit_execution();
+  // If the root task finished: answer the caller; returns a trap message if it threw.
+  std::optional<std::string> check_root(CallContext* cc);
+  void maybe_close(CallContext* cc);
+  void touch(CallContext& cc);
+  CallContext* new_context();
+  void free_context(CallContext* cc);
+  uint32_t alloc_slot();
+  void free_slot(uint32_t index);
+  Slot* find_slot(SlotRef ref);
+  const Slot* find_slot(SlotRef ref) const;
+  void schedule_input(PeerQueues& pq);
+  void record(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq, uint8_t code,
+              std::string_view label);
+
+  CanisterId id_;
+  SubnetId subnet_;
+  const Config& cfg_;
+  const Routing& routing_;
+  const SubnetClock& clock_;
+  std::unique_ptr<CanisterBase> code_;
+  CanisterStatus status_ = CanisterStatus::running;
+  uint64_t balance_ = 0;
+  uint64_t rng_state_;
+
+  std::map<CanisterId, PeerQueues> peers_;
+  PeerQueues ingress_;
+  std::deque<PeerQueues*> ready_;
+  std::vector<PeerQueues*> dirty_out_;
+  std::vector<IngressReply> ingress_replies_;
+
+  std::deque<CallContext> contexts_;
+  uint32_t free_context_ = UINT32_MAX;
+  size_t open_contexts_ = 0;
+
+  std::vector<Slot> slots_;
+  uint32_t free_slot_ = UINT32_MAX;
+  size_t live_slots_ = 0;
+  uint64_t call_seq_ = 0;
+  // R10 deadlines: (deadline_ms, slot index, generation), earliest first.
+  using Deadline = std::tuple<uint64_t, uint32_t, uint32_t>;
+  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+
+  Execution exec_;
+  std::vector<IngressReply> ingress_out_;  // replies to ingress of the current execution
+  bool executing_ = false;
+  std::optional<MethodKind> query_mode_;   // set while run_query evaluates a (composite) query
+  QueryCaller query_caller_;
+  uint64_t round_cost_ = 0;
+
+  CanisterCounters counters_;
+  uint64_t trace_hash_ = trace_hash_seed;
+  std::vector<TraceEvent> trace_;
+};
+
+}  // namespace canopy::detail

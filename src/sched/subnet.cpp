@@ -1,0 +1,209 @@
+#include "sched/subnet.hpp"
+
+#include <fmt/format.h>
+
+#include "canopy/assert.hpp"
+
+namespace canopy::detail {
+
+Subnet::Subnet(SubnetId id, const Config& cfg, const Routing& routing)
+    : id_(id), cfg_(cfg), routing_(routing) {}
+
+CanisterRt& Subnet::add(CanisterId id, std::unique_ptr<CanisterBase> code, uint64_t cycles) {
+  auto rt = std::make_unique<CanisterRt>(id, id_, cfg_, routing_, clock_, std::move(code), cycles);
+  auto& ref = *rt;
+  auto [it, inserted] = canisters_.emplace(id, std::move(rt));
+  CANOPY_ASSERT(inserted, "canister id installed twice");
+  return ref;
+}
+
+CanisterRt* Subnet::find(CanisterId id) {
+  auto it = canisters_.find(id);
+  return it == canisters_.end() ? nullptr : it->second.get();
+}
+const CanisterRt* Subnet::find(CanisterId id) const {
+  auto it = canisters_.find(id);
+  return it == canisters_.end() ? nullptr : it->second.get();
+}
+
+void Subnet::receive_xnet(uint64_t arrival_round, Message&& msg) {
+  CANOPY_ASSERT(incoming_.empty() || incoming_.back().arrival_round <= arrival_round,
+                "stream messages must arrive in order (R3)");
+  incoming_.push_back(XnetMessage{arrival_round, std::move(msg)});
+}
+
+bool Subnet::idle() const {
+  if (!ingress_pending_.empty() || !incoming_.empty() || !xnet_out_.empty()) return false;
+  for (const auto& [id, c] : canisters_) {
+    if (c->has_input()) return false;
+  }
+  return true;
+}
+
+uint64_t Subnet::trace_hash() const {
+  uint64_t h = routing_hash_;
+  for (const auto& [id, c] : canisters_) {
+    const uint64_t ch = c->trace_hash();
+    h = trace_fold_bytes(h, &id.value, sizeof id.value);
+    h = trace_fold_bytes(h, &ch, sizeof ch);
+  }
+  return h;
+}
+
+void Subnet::bounce(Request&& req, Reject reject) {
+  Response r;
+  r.from = req.to;
+  r.to = req.from;
+  r.callback = req.callback;
+  r.call_seq = req.call_seq;
+  r.result = tl::unexpected<Reject>(std::move(reject));
+  r.refund = req.cycles;  // R8: nothing was accepted
+  route(Message{std::move(r)});
+}
+
+void Subnet::deliver(CanisterRt& to, Message&& msg) {
+  if (auto* req = std::get_if<Request>(&msg)) {
+    if (auto rej = to.try_induct_request(*req)) {
+      TraceEvent e;
+      e.kind = TraceKind::request_rejected;
+      e.from = req->from;
+      e.to = to.id();
+      e.call_seq = req->call_seq;
+      e.reject_code = static_cast<uint8_t>(rej->code);
+      to.trace(e, rej->message);
+      bounce(std::move(*req), std::move(*rej));
+    }
+  } else {
+    to.induct_response(std::move(std::get<Response>(msg)));
+  }
+}
+
+void Subnet::route(Message&& msg) {
+  const CanisterId dest = destination(msg);
+  const auto sub = routing_.subnet_of(dest);
+  if (!sub) {
+    if (auto* req = std::get_if<Request>(&msg)) {
+      bounce(std::move(*req), Reject{RejectCode::destination_invalid,
+                                     fmt::format("canister {} does not exist", dest.to_string())});
+    }
+    // A response to a canister that no longer exists has nobody to go to.
+    return;
+  }
+  if (*sub != id_) {
+    xnet_out_.push_back(std::move(msg));
+    return;
+  }
+  CanisterRt* to = find(dest);
+  CANOPY_ASSERT(to != nullptr, "routing table and subnet disagree");
+  deliver(*to, std::move(msg));
+}
+
+void Subnet::route_outputs() {
+  for (auto& [id, c] : canisters_) {
+    for (PeerQueues* pq : c->take_dirty_outputs()) {
+      while (!pq->out.msgs.empty()) {
+        Message m = std::move(pq->out.msgs.front());
+        pq->out.msgs.pop_front();
+        route(std::move(m));
+      }
+    }
+    for (auto& r : c->take_ingress_replies()) ingress_replies_.push_back(std::move(r));
+  }
+}
+
+void Subnet::collect_traces() {
+  if (!cfg_.record_trace) return;
+  for (auto& [id, c] : canisters_) {
+    auto t = c->take_trace();
+    for (auto& e : t) {
+      if (trace_.size() >= cfg_.trace_events_max) break;
+      trace_.push_back(std::move(e));
+    }
+  }
+}
+
+uint64_t Subnet::run_round(uint64_t round, Executor& executor) {
+  clock_.round = round;
+  clock_.time_ms = round * cfg_.round_duration_ms;
+  clock_.iteration = 0;
+
+  // Induct what the streams delivered by now (R13), in stream order (R3).
+  while (!incoming_.empty() && incoming_.front().arrival_round <= round) {
+    Message m = std::move(incoming_.front().msg);
+    incoming_.pop_front();
+    const CanisterId dest = destination(m);
+    CanisterRt* to = find(dest);
+    if (to == nullptr) {
+      if (auto* req = std::get_if<Request>(&m)) {
+        bounce(std::move(*req),
+               Reject{RejectCode::destination_invalid,
+                      fmt::format("canister {} does not exist on {}", dest.to_string(),
+                                  id_.to_string())});
+      }
+      continue;
+    }
+    deliver(*to, std::move(m));
+  }
+  // R10: bounded-wait calls past their deadline.
+  for (auto& [id, c] : canisters_) c->expire_deadlines(clock_.time_ms);
+  // R11: ingress.
+  for (auto& req : ingress_pending_) {
+    CanisterRt* to = find(req.to);
+    std::optional<Reject> rej;
+    if (to == nullptr) {
+      rej = Reject{RejectCode::destination_invalid,
+                   fmt::format("canister {} does not exist", req.to.to_string())};
+    } else if (!to->has_code()) {
+      rej = Reject{RejectCode::canister_error,
+                   fmt::format("canister {} is empty (no code installed)", req.to.to_string())};
+    } else if (to->status() != CanisterStatus::running) {
+      rej = Reject{RejectCode::canister_error,
+                   fmt::format("canister {} is {} (R9)", req.to.to_string(),
+                               to->status() == CanisterStatus::stopping ? "stopping" : "stopped")};
+    } else {
+      TraceEvent e;
+      e.kind = TraceKind::ingress_submitted;
+      e.to = req.to;
+      e.call_seq = req.ingress.value;
+      to->trace(e, req.method);
+      const IngressId iid = req.ingress;
+      rej = to->induct_ingress(std::move(req));
+      if (rej) ingress_replies_.push_back(IngressReply{iid, tl::unexpected<Reject>(*rej)});
+      continue;
+    }
+    ingress_replies_.push_back(IngressReply{req.ingress, tl::unexpected<Reject>(*rej)});
+  }
+  ingress_pending_.clear();
+
+  // Inner iterations (R12, R14).
+  for (auto& [id, c] : canisters_) c->begin_round();
+  uint64_t round_cost = 0;
+  std::vector<CanisterRt*> active;
+  std::vector<uint64_t> costs;
+  for (uint32_t it = 0; it < cfg_.round_iterations_max; ++it) {
+    clock_.iteration = it;
+    active.clear();
+    for (auto& [id, c] : canisters_) {
+      if (c->has_input() && c->round_cost() < cfg_.canister_round_cost_max) active.push_back(c.get());
+    }
+    if (active.empty()) break;
+    costs.assign(active.size(), 0);
+    executor.for_each(active.size(), [&](size_t i) {
+      costs[i] = active[i]->run_iteration(cfg_.canister_round_cost_max);
+    });
+    for (uint64_t cst : costs) round_cost += cst;
+    route_outputs();
+    collect_traces();
+    if (round_cost >= cfg_.round_cost_max) break;
+  }
+  collect_traces();
+
+  // R9: Stopping -> Stopped once no call context is open.
+  for (auto& [id, c] : canisters_) {
+    if (c->status() == CanisterStatus::stopping && c->open_call_contexts() == 0)
+      c->set_status(CanisterStatus::stopped);
+  }
+  return round_cost;
+}
+
+}  // namespace canopy::detail

@@ -1,0 +1,70 @@
+// The scheduler of one subnet: rounds, induction, routing, streams, virtual time (R12-R15).
+//
+// A round: advance the clock; induct cross-subnet messages that have arrived; expire bounded-
+// wait calls (R10); induct ingress; then inner iterations — every canister with input executes
+// (in parallel, each on one thread), then the sequential routing phase moves their outputs into
+// the destination input queues (same subnet) or the outgoing stream (other subnets) — until no
+// canister has input, the round budget is spent, or round_iterations_max is reached. Routing and
+// trace merging go in canister-id order, so results do not depend on thread timing (R20).
+#pragma once
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <vector>
+
+#include "exec/canister_rt.hpp"
+#include "sched/executor.hpp"
+
+namespace canopy::detail {
+
+struct XnetMessage {
+  uint64_t arrival_round = 0;
+  Message msg;
+};
+
+class Subnet {
+ public:
+  Subnet(SubnetId id, const Config& cfg, const Routing& routing);
+  SubnetId id() const { return id_; }
+  const SubnetClock& clock() const { return clock_; }
+
+  CanisterRt& add(CanisterId id, std::unique_ptr<CanisterBase> code, uint64_t cycles);
+  CanisterRt* find(CanisterId id);
+  const CanisterRt* find(CanisterId id) const;
+  const std::map<CanisterId, std::unique_ptr<CanisterRt>>& canisters() const { return canisters_; }
+
+  void submit_ingress(Request&& req) { ingress_pending_.push_back(std::move(req)); }
+  void receive_xnet(uint64_t arrival_round, Message&& msg);
+  std::vector<Message> take_xnet_outbox() { return std::exchange(xnet_out_, {}); }
+  std::vector<IngressReply> take_ingress_replies() { return std::exchange(ingress_replies_, {}); }
+  std::vector<TraceEvent> take_trace() { return std::exchange(trace_, {}); }
+
+  // Runs round `round` (R12). Returns the cost spent.
+  uint64_t run_round(uint64_t round, Executor& executor);
+  // True if nothing is queued here (inputs, outputs, ingress, incoming streams).
+  bool idle() const;
+  // Folds the per-canister trace hashes in canister order.
+  uint64_t trace_hash() const;
+
+ private:
+  void route(Message&& msg);
+  void deliver(CanisterRt& to, Message&& msg);
+  void bounce(Request&& req, Reject reject);
+  void route_outputs();
+  void collect_traces();
+
+  SubnetId id_;
+  const Config& cfg_;
+  const Routing& routing_;
+  SubnetClock clock_;
+  std::map<CanisterId, std::unique_ptr<CanisterRt>> canisters_;
+  std::vector<Request> ingress_pending_;
+  std::deque<XnetMessage> incoming_;
+  std::vector<Message> xnet_out_;
+  std::vector<IngressReply> ingress_replies_;
+  std::vector<TraceEvent> trace_;
+  uint64_t routing_hash_ = trace_hash_seed;
+};
+
+}  // namespace canopy::detail
