@@ -73,6 +73,10 @@ class Ctx {
   void reject(std::string message);
   bool replied() const;
 
+  // R19: resolves at the first round whose virtual time is at least now + ms (ms = 0: the next
+  // round). Like a call, it is rolled back if the execution traps.
+  Call<void> sleep_ms(uint64_t ms);
+
   // Deterministic per-canister randomness (R20).
   uint64_t random();
 

@@ -28,6 +28,7 @@ CanisterRt::CanisterRt(CanisterId id, SubnetId subnet, const Config& cfg, const 
       balance_(cycles),
       rng_state_(cfg.seed ^ (id.value * 0x9e3779b97f4a7c15ULL)) {
   ingress_.peer = CanisterId{0};
+  system_.peer = CanisterId{0};
   counters_.cycles_minted = cycles;
 }
 
@@ -241,6 +242,7 @@ void CanisterRt::begin_execution(CallContext* cc) {
   exec_.outbox.clear();
   exec_.touched.clear();
   exec_.forced_trap.reset();
+  exec_.on_commit.clear();
   ingress_out_.clear();
   if (code_) code_->save_state();
 }
@@ -322,7 +324,11 @@ void CanisterRt::execute_response(Response&& resp) {
     ++counters_.duplicate_responses;  // invariant violation: reported by the checker
     return;
   }
-  ++counters_.responses_delivered;
+  if (s->system) {
+    ++counters_.system_completions;
+  } else {
+    ++counters_.responses_delivered;
+  }
   s->response_inducted = false;
   balance_ += resp.refund;
   CallContext* cc = s->cc;
@@ -396,10 +402,12 @@ void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
   for (uint32_t idx : exec_.new_slots) {
     Slot& s = slots_[idx];
     if (s.state == Slot::State::free) continue;
-    PeerQueues& pq = peer(s.callee);
-    CANOPY_ASSERT(pq.out.reserved > 0 && pq.in.reserved > 0, "reservation accounting");
-    --pq.out.reserved;
-    --pq.in.reserved;
+    if (!s.system) {
+      PeerQueues& pq = peer(s.callee);
+      CANOPY_ASSERT(pq.out.reserved > 0 && pq.in.reserved > 0, "reservation accounting");
+      --pq.out.reserved;
+      --pq.in.reserved;
+    }
     CANOPY_ASSERT(s.cc->outstanding > 0, "outstanding accounting");
     --s.cc->outstanding;
     free_slot(idx);
@@ -411,6 +419,7 @@ void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
   exec_.new_slots.clear();
   exec_.outbox.clear();
   exec_.touched.clear();
+  exec_.on_commit.clear();
   ingress_out_.clear();
   exec_.forced_trap.reset();
   if (cc->root_live) {
@@ -449,6 +458,8 @@ void CanisterRt::commit_execution() {
            code_of(r.result), {});
     ingress_replies_.push_back(std::move(r));
   }
+  for (auto& fn : exec_.on_commit) fn();
+  exec_.on_commit.clear();
   round_cost_ += exec_.cost;
   exec_.outbox.clear();
   exec_.new_slots.clear();
@@ -566,6 +577,7 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
   s.state = Slot::State::pending;
   s.response_inducted = false;
   s.timed_out = false;
+  s.system = false;
   s.cc = &cc;
   s.callee = to;
   s.call_seq = ++call_seq_;
@@ -656,6 +668,10 @@ void CanisterRt::expire_deadlines(uint64_t now_ms) {
     Slot* s = find_slot(SlotRef{idx, gen});
     if (s == nullptr || s->response_inducted || s->timed_out || s->state == Slot::State::ready)
       continue;
+    if (s->system) {
+      complete_system(SlotRef{idx, gen}, Result<Bytes>{});  // R19: the timer fired
+      continue;
+    }
     s->timed_out = true;
     PeerQueues& pq = peer(s->callee);
     CANOPY_ASSERT(pq.in.reserved > 0, "timeout without a reserved slot");
@@ -723,6 +739,7 @@ IssueResult CanisterRt::complete_immediately(CallContext& cc, CanisterId callee,
   s.state = Slot::State::ready;
   s.response_inducted = false;
   s.timed_out = false;
+  s.system = true;
   s.cc = &cc;
   s.callee = callee;
   s.call_seq = ++call_seq_;
@@ -731,6 +748,52 @@ IssueResult CanisterRt::complete_immediately(CallContext& cc, CanisterId callee,
   s.refund = 0;
   s.result = std::move(result);
   return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
+}
+
+IssueResult CanisterRt::issue_system(CallContext& cc, uint64_t deadline_ms) {
+  CANOPY_ASSERT(executing_, "system slots are created while executing");
+  if (live_slots_ >= cfg_.callbacks_max_per_canister) {
+    return IssueResult{SlotRef{}, Reject{RejectCode::sys_transient,
+                                         fmt::format("callback quota exhausted: {} calls "
+                                                     "outstanding (R5)",
+                                                     live_slots_)}};
+  }
+  const uint32_t idx = alloc_slot();
+  Slot& s = slots_[idx];
+  s.state = Slot::State::pending;
+  s.response_inducted = false;
+  s.timed_out = false;
+  s.system = true;
+  s.cc = &cc;
+  s.callee = id_;
+  s.call_seq = ++call_seq_;
+  s.deadline_ms = deadline_ms;
+  s.waiter = {};
+  s.refund = 0;
+  ++cc.outstanding;
+  exec_.new_slots.push_back(idx);
+  if (deadline_ms != 0) deadlines_.emplace(deadline_ms, idx, s.generation);
+  return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
+}
+
+bool CanisterRt::complete_system(SlotRef ref, Result<Bytes> result) {
+  Slot* s = find_slot(ref);
+  if (s == nullptr || !s->system || s->response_inducted) return false;
+  s->response_inducted = true;
+  Response r;
+  r.from = id_;
+  r.to = id_;
+  r.callback = ref;
+  r.call_seq = s->call_seq;
+  r.result = std::move(result);
+  system_.in.msgs.push_back(Message{std::move(r)});
+  schedule_input(system_);
+  return true;
+}
+
+void CanisterRt::on_commit(std::function<void()> fn) {
+  CANOPY_ASSERT(executing_, "on_commit outside an execution");
+  exec_.on_commit.push_back(std::move(fn));
 }
 
 // ---------------------------------------------------------------- hooks for Ctx / Call
@@ -770,6 +833,10 @@ void Ctx::reject(std::string message) {
 }
 bool Ctx::replied() const { return cc_->replied; }
 uint64_t Ctx::random() { return cc_->rt->next_random(); }
+Call<void> Ctx::sleep_ms(uint64_t ms) {
+  auto& rt = *cc_->rt;
+  return Call<void>(&rt, rt.issue_system(*cc_, rt.clock().time_ms + (ms == 0 ? 1 : ms)));
+}
 detail::CanisterRt* Ctx::rt() const { return cc_->rt; }
 
 }  // namespace canopy

@@ -91,6 +91,7 @@ struct Slot {
   State state = State::free;
   bool response_inducted = false;  // the response sits in an input queue
   bool timed_out = false;          // R10: SYS_UNKNOWN was produced; the real response is dropped
+  bool system = false;             // completed by the system (timer, offload), not by a canister
   uint32_t generation = 1;
   uint32_t next_free = UINT32_MAX;
   CallContext* cc = nullptr;
@@ -117,6 +118,7 @@ struct CanisterCounters {
   uint64_t traps = 0;
   uint64_t late_responses_dropped = 0;
   uint64_t cycles_minted = 0;
+  uint64_t system_completions = 0;  // timers and offloads delivered (not calls)
 };
 
 class CanisterRt {
@@ -197,6 +199,19 @@ class CanisterRt {
   void set_query_caller(QueryCaller caller) { query_caller_ = std::move(caller); }
   IssueResult complete_immediately(CallContext& cc, CanisterId callee, Result<Bytes> result);
 
+  // ---- system completions: timers (R19) and worker-pool offloads (R22) ----
+  // A slot that no canister answers: the system completes it, either at `deadline_ms` of
+  // virtual time with an empty success (a timer), or through complete_system (an offload).
+  // Rolled back like a call if the execution traps.
+  IssueResult issue_system(CallContext& cc, uint64_t deadline_ms);
+  // Scheduler side, between parallel phases: deliver the outcome of a system slot as a
+  // message. Returns false if the slot no longer exists (the canister was upgraded, R21).
+  bool complete_system(SlotRef ref, Result<Bytes> result);
+  // Runs `fn` when the current execution commits; dropped if it traps (R7). Used to hand work
+  // to pools only once the execution that asked for it is final.
+  void on_commit(std::function<void()> fn);
+  bool executing() const { return executing_; }
+
  private:
   struct OutItem {
     PeerQueues* pq;  // nullptr: ingress reply
@@ -215,6 +230,7 @@ class CanisterRt {
     std::vector<OutItem> outbox;
     std::vector<ContextUndo> touched;
     std::optional<std::string> forced_trap;
+    std::vector<std::function<void()>> on_commit;
   };
 
   void execute(Message&& msg);
@@ -250,6 +266,7 @@ class CanisterRt {
 
   std::map<CanisterId, PeerQueues> peers_;
   PeerQueues ingress_;
+  PeerQueues system_;  // timer and offload completions: no capacity, no reservation
   std::deque<PeerQueues*> ready_;
   std::vector<PeerQueues*> dirty_out_;
   std::vector<IngressReply> ingress_replies_;
