@@ -108,6 +108,9 @@ Invocation wrap_result(R&& r) {
 
 class CanisterBase;
 
+// The method name under which Methods::heartbeat registers (R19).
+inline constexpr std::string_view heartbeat_method = "canister_heartbeat";
+
 struct MethodEntry {
   MethodKind kind = MethodKind::update;
   std::function<detail::Invocation(CanisterBase&, Ctx&, const Bytes&)> invoke;
@@ -136,6 +139,11 @@ class Methods {
   template <class R, class... A>
   void update(std::string name, R (C::*fn)(Ctx&, A...)) {
     add(std::move(name), MethodKind::update, fn);
+  }
+  // R19: called by the system at the start of every round while the canister runs.
+  template <class R>
+  void heartbeat(R (C::*fn)(Ctx&)) {
+    add(std::string(heartbeat_method), MethodKind::update, fn);
   }
   template <class R, class... A>
   void query(std::string name, R (C::*fn)(Ctx&, A...)) {

@@ -43,6 +43,8 @@ struct Config {
   uint32_t xnet_latency_rounds = 2;
   // R15 virtual time: one round advances the subnet clock by this.
   uint64_t round_duration_ms = 100;
+  // R19: timers one canister may have set at once.
+  uint64_t timers_max_per_canister = 10'000;
   // R10 bounded-wait calls: the longest timeout a call may ask for.
   uint64_t call_timeout_max_ms = 300'000;
 

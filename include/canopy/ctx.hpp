@@ -77,6 +77,14 @@ class Ctx {
   // round). Like a call, it is rolled back if the execution traps.
   Call<void> sleep_ms(uint64_t ms);
 
+  // R19 timers: call `method` of this canister (with no caller; its reply is discarded) once
+  // after `delay_ms`, or every `period_ms`. Returns the timer id. Set/cancel take effect when
+  // the current execution commits (a trap undoes them). Timers are cleared on upgrade and
+  // uninstall and do not fire while the canister is stopped.
+  uint64_t set_timer(uint64_t delay_ms, std::string method, Bytes args = {});
+  uint64_t set_timer_interval(uint64_t period_ms, std::string method, Bytes args = {});
+  void cancel_timer(uint64_t timer_id);
+
   // Deterministic per-canister randomness (R20).
   uint64_t random();
 

@@ -112,6 +112,9 @@ class Runtime {
 
   // ---- rounds ----
   void tick();
+  // A round at a given virtual time (used by real-time drivers: virtual time follows the wall
+  // clock). Time never goes back: a value not after the last round's time is bumped by 1 ms.
+  void tick_at(uint64_t now_ms);
   // Ticks until no canister has work and nothing is in flight, at most `rounds_max` rounds.
   // Returns the number of rounds run.
   uint64_t run_until_idle(uint64_t rounds_max);

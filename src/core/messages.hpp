@@ -22,6 +22,7 @@ struct Request {
   uint64_t call_seq = 0;
   uint64_t deadline_ms = 0;  // R10; 0 = unbounded wait
   IngressId ingress;         // set for ingress requests
+  bool system = false;       // a timer or heartbeat: no caller, the reply is discarded (R19)
 };
 
 struct Response {

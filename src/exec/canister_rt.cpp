@@ -172,6 +172,7 @@ CallContext* CanisterRt::new_context() {
   }
   cc->live = true;
   cc->from_ingress = false;
+  cc->from_system = false;
   cc->ingress = {};
   cc->caller = {};
   cc->caller_slot = {};
@@ -251,7 +252,8 @@ void CanisterRt::execute_request(Request&& req) {
   const bool ingress = !req.from.valid();
   record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
   CallContext* cc = new_context();
-  cc->from_ingress = ingress;
+  cc->from_ingress = ingress && !req.system;
+  cc->from_system = req.system;
   cc->ingress = req.ingress;
   cc->caller = req.from;
   cc->caller_slot = req.callback;
@@ -478,6 +480,7 @@ void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
   touch(cc);
   cc.replied = true;
   const uint64_t refund = std::exchange(cc.cycles_available, 0);
+  if (cc.from_system) return;  // timers and heartbeats have nobody to answer
   if (cc.from_ingress) {
     ingress_out_.push_back(IngressReply{cc.ingress, std::move(result)});
     return;
@@ -796,6 +799,70 @@ void CanisterRt::on_commit(std::function<void()> fn) {
   exec_.on_commit.push_back(std::move(fn));
 }
 
+uint64_t CanisterRt::set_timer(uint64_t delay_ms, uint64_t period_ms, std::string method,
+                               Bytes args) {
+  CANOPY_ASSERT(executing_, "timers are set while executing");
+  if (timers_.size() >= cfg_.timers_max_per_canister)
+    throw Trap(fmt::format("timer limit of {} per canister reached (R19)",
+                           cfg_.timers_max_per_canister));
+  const uint64_t id = next_timer_id_++;
+  Timer t;
+  t.due_ms = clock_.time_ms + std::max<uint64_t>(delay_ms, 1);
+  t.period_ms = period_ms;
+  t.method = std::move(method);
+  t.args = std::move(args);
+  on_commit([this, id, t = std::move(t)]() mutable { timers_.emplace(id, std::move(t)); });
+  return id;
+}
+
+void CanisterRt::cancel_timer(uint64_t timer_id) {
+  CANOPY_ASSERT(executing_, "timers are cancelled while executing");
+  on_commit([this, timer_id] { timers_.erase(timer_id); });
+}
+
+bool CanisterRt::waiting_on_time() const {
+  if (code_ && status_ == CanisterStatus::running) {
+    if (!timers_.empty()) return true;
+    if (code_->method_table().find(heartbeat_method) != nullptr) return true;
+  }
+  while (!deadlines_.empty()) {
+    const auto [d, idx, gen] = deadlines_.top();
+    const Slot* s = find_slot(SlotRef{idx, gen});
+    if (s != nullptr && !s->response_inducted && !s->timed_out && s->state != Slot::State::ready)
+      return true;
+    deadlines_.pop();
+  }
+  return false;
+}
+
+void CanisterRt::fire_timers(uint64_t now_ms) {
+  if (!code_ || status_ != CanisterStatus::running) return;
+  auto enqueue = [&](const std::string& method, const Bytes& args) {
+    Request r;
+    r.to = id_;
+    r.method = method;
+    r.payload = args;
+    r.system = true;
+    system_.in.msgs.push_back(Message{std::move(r)});
+  };
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    Timer& t = it->second;
+    if (t.due_ms > now_ms) {
+      ++it;
+      continue;
+    }
+    enqueue(t.method, t.args);
+    if (t.period_ms == 0) {
+      it = timers_.erase(it);
+    } else {
+      t.due_ms = std::max(t.due_ms + t.period_ms, now_ms + 1);
+      ++it;
+    }
+  }
+  if (code_->method_table().find(heartbeat_method) != nullptr) enqueue(std::string(heartbeat_method), Bytes{});
+  schedule_input(system_);
+}
+
 // ---------------------------------------------------------------- hooks for Ctx / Call
 
 IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Bytes&& payload,
@@ -833,6 +900,14 @@ void Ctx::reject(std::string message) {
 }
 bool Ctx::replied() const { return cc_->replied; }
 uint64_t Ctx::random() { return cc_->rt->next_random(); }
+uint64_t Ctx::set_timer(uint64_t delay_ms, std::string method, Bytes args) {
+  return cc_->rt->set_timer(delay_ms, 0, std::move(method), std::move(args));
+}
+uint64_t Ctx::set_timer_interval(uint64_t period_ms, std::string method, Bytes args) {
+  if (period_ms == 0) throw Trap("set_timer_interval: the period must be positive (R19)");
+  return cc_->rt->set_timer(period_ms, period_ms, std::move(method), std::move(args));
+}
+void Ctx::cancel_timer(uint64_t timer_id) { cc_->rt->cancel_timer(timer_id); }
 Call<void> Ctx::sleep_ms(uint64_t ms) {
   auto& rt = *cc_->rt;
   return Call<void>(&rt, rt.issue_system(*cc_, rt.clock().time_ms + (ms == 0 ? 1 : ms)));

@@ -71,6 +71,7 @@ struct CallContext {
   bool live = false;
   // Origin.
   bool from_ingress = false;
+  bool from_system = false;  // timer or heartbeat (R19)
   IngressId ingress;
   CanisterId caller;
   SlotRef caller_slot;
@@ -212,6 +213,19 @@ class CanisterRt {
   void on_commit(std::function<void()> fn);
   bool executing() const { return executing_; }
 
+  // ---- timers and heartbeat (R19) ----
+  // Timers call a method of this canister with no caller at a virtual time (once or
+  // periodically); set/cancel take effect when the execution commits (rolled back on trap).
+  uint64_t set_timer(uint64_t delay_ms, uint64_t period_ms, std::string method, Bytes args);
+  void cancel_timer(uint64_t timer_id);
+  // Scheduler side, at the start of a round: enqueue due timers and the heartbeat.
+  void fire_timers(uint64_t now_ms);
+  void clear_timers() { timers_.clear(); }
+  size_t timer_count() const { return timers_.size(); }
+  // True if something will happen here with the passage of virtual time alone: a timer, a
+  // heartbeat, a sleep or a bounded-wait deadline (prunes stale deadline entries).
+  bool waiting_on_time() const;
+
  private:
   struct OutItem {
     PeerQueues* pq;  // nullptr: ingress reply
@@ -281,7 +295,7 @@ class CanisterRt {
   uint64_t call_seq_ = 0;
   // R10 deadlines: (deadline_ms, slot index, generation), earliest first.
   using Deadline = std::tuple<uint64_t, uint32_t, uint32_t>;
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  mutable std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
 
   Execution exec_;
   std::vector<IngressReply> ingress_out_;  // replies to ingress of the current execution
@@ -289,6 +303,15 @@ class CanisterRt {
   std::optional<MethodKind> query_mode_;   // set while run_query evaluates a (composite) query
   QueryCaller query_caller_;
   uint64_t round_cost_ = 0;
+
+  struct Timer {
+    uint64_t due_ms = 0;
+    uint64_t period_ms = 0;  // 0: one-shot
+    std::string method;
+    Bytes args;
+  };
+  std::map<uint64_t, Timer> timers_;  // by timer id: deterministic firing order
+  uint64_t next_timer_id_ = 1;
 
   CanisterCounters counters_;
   uint64_t trace_hash_ = trace_hash_seed;

@@ -66,9 +66,11 @@ void Runtime::Impl::collect_ingress() {
   }
 }
 
-void Runtime::Impl::tick() {
+void Runtime::Impl::tick(std::optional<uint64_t> now_ms) {
   ++round;
-  for (auto& s : subnets) s->run_round(round, *executor);
+  time_ms = now_ms ? std::max(*now_ms, time_ms + 1) : time_ms + cfg.round_duration_ms;
+  for (auto& hook : before_round) hook(round);
+  for (auto& s : subnets) s->run_round(round, time_ms, *executor);
   // Streams (R13): what a subnet sent this round is inducted `xnet_latency_rounds` later.
   for (auto& s : subnets) {
     for (auto& m : s->take_xnet_outbox()) {
@@ -141,6 +143,7 @@ Result<void> Runtime::upgrade_code(CanisterId id, std::unique_ptr<CanisterBase> 
   }
   // R21: volatile coroutine frames cannot survive an upgrade.
   c->drop_all_contexts("callback lost: the canister was upgraded while the call was pending");
+  c->clear_timers();
   c->replace_code(std::move(code));
   impl_->lifecycle_hash = trace_fold_bytes(impl_->lifecycle_hash, &id.value, sizeof id.value);
   return {};
@@ -150,6 +153,7 @@ Result<void> Runtime::uninstall(CanisterId id) {
   CanisterRt* c = impl_->find(id);
   if (c == nullptr) return no_such(id);
   c->drop_all_contexts("the canister was uninstalled (R9)");
+  c->clear_timers();
   c->replace_code(nullptr);
   return {};
 }
@@ -263,7 +267,8 @@ uint64_t Runtime::run_until_idle(uint64_t rounds_max) {
 }
 
 uint64_t Runtime::round() const { return impl_->round; }
-uint64_t Runtime::time_ms() const { return impl_->round * impl_->cfg.round_duration_ms; }
+uint64_t Runtime::time_ms() const { return impl_->time_ms; }
+void Runtime::tick_at(uint64_t now_ms) { impl_->tick(now_ms); }
 
 uint64_t Runtime::trace_hash() const {
   uint64_t h = impl_->lifecycle_hash;

@@ -3,6 +3,7 @@
 
 #include <map>
 #include <memory>
+#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -22,7 +23,12 @@ struct Runtime::Impl final : detail::Routing {
   }
   detail::CanisterRt* find(CanisterId id);
   const detail::CanisterRt* find(CanisterId id) const;
-  void tick();
+  // One round on every subnet. `now_ms`: the virtual time of this round; by default the
+  // previous round's plus round_duration_ms (R15). A real-time driver passes the wall clock.
+  void tick(std::optional<uint64_t> now_ms = std::nullopt);
+  // Hooks run at the start of every tick, before the subnets execute, on the driver thread
+  // (e.g. worker-pool completions, R22). Deterministic order: registration order.
+  std::vector<std::function<void(uint64_t round)>> before_round;
   void collect_ingress();
 
   Config cfg;
@@ -33,6 +39,7 @@ struct Runtime::Impl final : detail::Routing {
   uint64_t next_canister = 1;
   uint64_t next_ingress = 1;
   uint64_t round = 0;
+  uint64_t time_ms = 0;
   std::map<uint64_t, std::optional<Result<Bytes>>> ingress;
   uint64_t ingress_duplicates = 0;
   uint64_t xnet_messages = 0;

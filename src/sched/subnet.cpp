@@ -35,7 +35,7 @@ void Subnet::receive_xnet(uint64_t arrival_round, Message&& msg) {
 bool Subnet::idle() const {
   if (!ingress_pending_.empty() || !incoming_.empty() || !xnet_out_.empty()) return false;
   for (const auto& [id, c] : canisters_) {
-    if (c->has_input()) return false;
+    if (c->has_input() || c->waiting_on_time()) return false;
   }
   return true;
 }
@@ -122,9 +122,10 @@ void Subnet::collect_traces() {
   }
 }
 
-uint64_t Subnet::run_round(uint64_t round, Executor& executor) {
+uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor) {
+  CANOPY_ASSERT(time_ms >= clock_.time_ms, "virtual time never goes back (R15)");
   clock_.round = round;
-  clock_.time_ms = round * cfg_.round_duration_ms;
+  clock_.time_ms = time_ms;
   clock_.iteration = 0;
 
   // Induct what the streams delivered by now (R13), in stream order (R3).
@@ -146,6 +147,8 @@ uint64_t Subnet::run_round(uint64_t round, Executor& executor) {
   }
   // R10: bounded-wait calls past their deadline.
   for (auto& [id, c] : canisters_) c->expire_deadlines(clock_.time_ms);
+  // R19: timers and heartbeats.
+  for (auto& [id, c] : canisters_) c->fire_timers(clock_.time_ms);
   // R11: ingress.
   for (auto& req : ingress_pending_) {
     CanisterRt* to = find(req.to);

@@ -40,8 +40,8 @@ class Subnet {
   std::vector<IngressReply> take_ingress_replies() { return std::exchange(ingress_replies_, {}); }
   std::vector<TraceEvent> take_trace() { return std::exchange(trace_, {}); }
 
-  // Runs round `round` (R12). Returns the cost spent.
-  uint64_t run_round(uint64_t round, Executor& executor);
+  // Runs round `round` at virtual time `time_ms` (R12, R15). Returns the cost spent.
+  uint64_t run_round(uint64_t round, uint64_t time_ms, Executor& executor);
   // True if nothing is queued here (inputs, outputs, ingress, incoming streams).
   bool idle() const;
   // Folds the per-canister trace hashes in canister order.
