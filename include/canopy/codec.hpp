@@ -16,7 +16,10 @@
 #include <cereal/types/vector.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <cstring>
+#include <type_traits>
 #include <istream>
+#include <optional>
 #include <ostream>
 #include <stdexcept>
 #include <streambuf>
@@ -65,13 +68,62 @@ class BytesReadBuf : public std::streambuf {
 
 }  // namespace detail
 
+namespace detail {
+// Types whose cereal binary encoding is exactly their bytes: encoded without cereal (fast path,
+// same wire format).
+template <class T>
+inline constexpr bool raw_codec_v = std::is_arithmetic_v<T> || std::is_enum_v<T>;
+
+template <class... Args>
+inline constexpr bool all_raw_v = (raw_codec_v<Args> && ...);
+
+// Constructing a std::ostream/istream costs a locale initialisation; reuse one per thread.
+// Re-entrant use (a serialize function that itself encodes) gets a fresh stream.
+template <class Stream>
+class PooledStream {
+ public:
+  explicit PooledStream(std::streambuf* buf) {
+    thread_local Stream pooled(nullptr);
+    thread_local bool busy = false;
+    if (!busy) {
+      busy_ = &busy;
+      busy = true;
+      stream_ = &pooled;
+      pooled.rdbuf(buf);
+      pooled.clear();
+    } else {
+      own_.emplace(buf);
+      stream_ = &*own_;
+    }
+  }
+  ~PooledStream() {
+    if (busy_ != nullptr) {
+      stream_->rdbuf(nullptr);
+      *busy_ = false;
+    }
+  }
+  PooledStream(const PooledStream&) = delete;
+  PooledStream& operator=(const PooledStream&) = delete;
+  Stream& get() { return *stream_; }
+
+ private:
+  Stream* stream_ = nullptr;
+  bool* busy_ = nullptr;
+  std::optional<Stream> own_;
+};
+}  // namespace detail
+
 template <class... Args>
 Bytes encode(const Args&... args) {
   Bytes out;
-  if constexpr (sizeof...(Args) > 0) {
+  if constexpr (sizeof...(Args) > 0 && detail::all_raw_v<Args...>) {
+    out.resize((sizeof(Args) + ...));
+    size_t at = 0;
+    ((std::memcpy(out.data() + at, &args, sizeof(Args)), at += sizeof(Args)), ...);
+  } else if constexpr (sizeof...(Args) > 0) {
     detail::BytesWriteBuf buf(out);
-    std::ostream os(&buf);
-    cereal::BinaryOutputArchive ar(os);
+    detail::PooledStream<std::ostream> os(&buf);
+    cereal::BinaryOutputArchive ar(os.get());
     ar(args...);
   }
   return out;
@@ -82,14 +134,25 @@ Bytes encode(const Args&... args) {
 template <class... Args>
 std::tuple<Args...> decode_tuple(const Bytes& bytes) {
   std::tuple<Args...> values;
-  if constexpr (sizeof...(Args) > 0) {
+  if constexpr (sizeof...(Args) > 0 && detail::all_raw_v<Args...>) {
+    constexpr size_t total = (sizeof(Args) + ...);
+    if (bytes.size() != total) {
+      throw MalformedPayload("malformed payload: expected " + std::to_string(total) +
+                             " bytes, got " + std::to_string(bytes.size()));
+    }
+    size_t at = 0;
+    std::apply([&](auto&... v) { ((std::memcpy(&v, bytes.data() + at, sizeof(v)), at += sizeof(v)), ...); },
+               values);
+  } else if constexpr (sizeof...(Args) > 0) {
     detail::BytesReadBuf buf(bytes);
-    std::istream is(&buf);
-    try {
-      cereal::BinaryInputArchive ar(is);
-      std::apply([&](auto&... v) { ar(v...); }, values);
-    } catch (const std::exception& e) {
-      throw MalformedPayload(std::string("malformed payload: ") + e.what());
+    {
+      detail::PooledStream<std::istream> is(&buf);
+      try {
+        cereal::BinaryInputArchive ar(is.get());
+        std::apply([&](auto&... v) { ar(v...); }, values);
+      } catch (const std::exception& e) {
+        throw MalformedPayload(std::string("malformed payload: ") + e.what());
+      }
     }
     if (!buf.at_end()) throw MalformedPayload("malformed payload: trailing bytes");
   } else {

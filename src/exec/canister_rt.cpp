@@ -81,10 +81,6 @@ void CanisterRt::trace(TraceEvent e, std::string_view label) {
 }
 
 std::vector<TraceEvent> CanisterRt::take_trace() { return std::exchange(trace_, {}); }
-std::vector<PeerQueues*> CanisterRt::take_dirty_outputs() {
-  for (auto* pq : dirty_out_) pq->out_dirty = false;
-  return std::exchange(dirty_out_, {});
-}
 std::vector<IngressReply> CanisterRt::take_ingress_replies() {
   return std::exchange(ingress_replies_, {});
 }
@@ -111,6 +107,7 @@ void CanisterRt::free_slot(uint32_t idx) {
   s.state = Slot::State::free;
   ++s.generation;
   s.result = Result<Bytes>{};
+  s.lazy = nullptr;
   s.waiter = {};
   s.cc = nullptr;
   s.next_free = free_slot_;
@@ -142,6 +139,12 @@ void CanisterRt::slot_wait(SlotRef ref, Waiter waiter) {
 Result<Bytes> CanisterRt::slot_take(SlotRef ref, uint64_t* refund) {
   Slot* s = find_slot(ref);
   CANOPY_ASSERT(s != nullptr && s->state == Slot::State::ready, "taking a call that is not ready");
+  if (s->lazy) {
+    auto lazy = std::exchange(s->lazy, nullptr);
+    s->result = lazy();
+    s = find_slot(ref);
+    CANOPY_ASSERT(s != nullptr, "slot vanished while resolving a lazy result");
+  }
   Result<Bytes> r = std::move(s->result);
   if (refund != nullptr) *refund = s->refund;
   free_slot(ref.index);
@@ -861,6 +864,12 @@ void CanisterRt::fire_timers(uint64_t now_ms) {
   }
   if (code_->method_table().find(heartbeat_method) != nullptr) enqueue(std::string(heartbeat_method), Bytes{});
   schedule_input(system_);
+}
+
+IssueResult CanisterRt::complete_lazily(CallContext& cc, CanisterId callee, LazyResult resolve) {
+  IssueResult r = complete_immediately(cc, callee, Result<Bytes>{});
+  slots_[r.ref.index].lazy = std::move(resolve);
+  return r;
 }
 
 // ---------------------------------------------------------------- hooks for Ctx / Call

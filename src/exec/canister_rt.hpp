@@ -102,6 +102,7 @@ struct Slot {
   Waiter waiter;
   Result<Bytes> result;
   uint64_t refund = 0;
+  std::function<Result<Bytes>()> lazy;  // complete_lazily: produces the result at slot_take
 };
 
 struct IngressReply {
@@ -152,8 +153,22 @@ class CanisterRt {
   uint64_t round_cost() const { return round_cost_; }
 
   // ---- scheduler side (sequential phase) ----
-  // Output queues with messages, in commit order; the scheduler drains them.
-  std::vector<PeerQueues*> take_dirty_outputs();
+  // Hands every output message, queue by queue in commit order, to `fn` (scheduler side).
+  template <class Fn>
+  void drain_outputs(Fn&& fn) {
+    for (size_t i = 0; i < dirty_out_.size(); ++i) {  // fn never adds outputs here
+      PeerQueues* pq = dirty_out_[i];
+      pq->out_dirty = false;
+      while (!pq->out.msgs.empty()) {
+        Message m = std::move(pq->out.msgs.front());
+        pq->out.msgs.pop_front();
+        fn(std::move(m));
+      }
+    }
+    dirty_out_.clear();
+  }
+  bool has_ingress_replies() const { return !ingress_replies_.empty(); }
+  bool has_outputs() const { return !dirty_out_.empty() || !ingress_replies_.empty(); }
   std::vector<IngressReply> take_ingress_replies();
   std::vector<TraceEvent> take_trace();
   uint64_t trace_hash() const { return trace_hash_; }
@@ -199,6 +214,13 @@ class CanisterRt {
   Result<Bytes> run_query(std::string_view method, const Bytes& payload, MethodKind as_kind);
   void set_query_caller(QueryCaller caller) { query_caller_ = std::move(caller); }
   IssueResult complete_immediately(CallContext& cc, CanisterId callee, Result<Bytes> result);
+  // Like complete_immediately, but the result is produced by `resolve` when the call is taken
+  // (slot_take), on this canister's thread: the slot is ready at once, so awaiting never
+  // suspends (R17 parallel evaluation: the callee is evaluated on another thread meanwhile).
+  using LazyResult = std::function<Result<Bytes>()>;
+  IssueResult complete_lazily(CallContext& cc, CanisterId callee, LazyResult resolve);
+  // Cost (base + ctx.charge()) of the execution in progress (R14, R17 cost budget).
+  uint64_t execution_cost() const { return exec_.cost; }
 
   // ---- system completions: timers (R19) and worker-pool offloads (R22) ----
   // A slot that no canister answers: the system completes it, either at `deadline_ms` of

@@ -90,6 +90,7 @@ void Runtime::Impl::tick(std::optional<uint64_t> now_ms) {
       }
     }
   }
+  for (auto& hook : after_round) hook(round);
 }
 
 Runtime::Runtime(Config config, std::unique_ptr<Env> env) {

@@ -29,6 +29,10 @@ struct Runtime::Impl final : detail::Routing {
   // Hooks run at the start of every tick, before the subnets execute, on the driver thread
   // (e.g. worker-pool completions, R22). Deterministic order: registration order.
   std::vector<std::function<void(uint64_t round)>> before_round;
+  // Hooks run at the end of every tick, after every subnet finished its round and ingress
+  // replies were collected, on the driver thread: the state is committed (R16: the query
+  // service publishes its snapshot here). Deterministic order: registration order.
+  std::vector<std::function<void(uint64_t round)>> after_round;
   void collect_ingress();
 
   Config cfg;

@@ -14,6 +14,8 @@ CanisterRt& Subnet::add(CanisterId id, std::unique_ptr<CanisterBase> code, uint6
   auto& ref = *rt;
   auto [it, inserted] = canisters_.emplace(id, std::move(rt));
   CANOPY_ASSERT(inserted, "canister id installed twice");
+  ordered_.clear();
+  for (auto& [cid, c] : canisters_) ordered_.push_back(c.get());
   return ref;
 }
 
@@ -98,22 +100,19 @@ void Subnet::route(Message&& msg) {
   deliver(*to, std::move(msg));
 }
 
-void Subnet::route_outputs() {
-  for (auto& [id, c] : canisters_) {
-    for (PeerQueues* pq : c->take_dirty_outputs()) {
-      while (!pq->out.msgs.empty()) {
-        Message m = std::move(pq->out.msgs.front());
-        pq->out.msgs.pop_front();
-        route(std::move(m));
-      }
+void Subnet::route_outputs(const std::vector<CanisterRt*>& executed) {
+  // Only canisters that executed have outputs; `executed` is in canister-id order (R20).
+  for (CanisterRt* c : executed) {
+    c->drain_outputs([this](Message&& m) { route(std::move(m)); });
+    if (c->has_ingress_replies()) {
+      for (auto& r : c->take_ingress_replies()) ingress_replies_.push_back(std::move(r));
     }
-    for (auto& r : c->take_ingress_replies()) ingress_replies_.push_back(std::move(r));
   }
 }
 
 void Subnet::collect_traces() {
   if (!cfg_.record_trace) return;
-  for (auto& [id, c] : canisters_) {
+  for (CanisterRt* c : ordered_) {
     auto t = c->take_trace();
     for (auto& e : t) {
       if (trace_.size() >= cfg_.trace_events_max) break;
@@ -178,24 +177,28 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
   }
   ingress_pending_.clear();
 
+  // Outputs produced between rounds (rejects of contexts dropped by an upgrade/uninstall, R9).
+  active_.clear();
+  for (CanisterRt* c : ordered_)
+    if (c->has_outputs()) active_.push_back(c);
+  route_outputs(active_);
+
   // Inner iterations (R12, R14).
-  for (auto& [id, c] : canisters_) c->begin_round();
+  for (CanisterRt* c : ordered_) c->begin_round();
   uint64_t round_cost = 0;
-  std::vector<CanisterRt*> active;
-  std::vector<uint64_t> costs;
   for (uint32_t it = 0; it < cfg_.round_iterations_max; ++it) {
     clock_.iteration = it;
-    active.clear();
-    for (auto& [id, c] : canisters_) {
-      if (c->has_input() && c->round_cost() < cfg_.canister_round_cost_max) active.push_back(c.get());
+    active_.clear();
+    for (CanisterRt* c : ordered_) {
+      if (c->has_input() && c->round_cost() < cfg_.canister_round_cost_max) active_.push_back(c);
     }
-    if (active.empty()) break;
-    costs.assign(active.size(), 0);
-    executor.for_each(active.size(), [&](size_t i) {
-      costs[i] = active[i]->run_iteration(cfg_.canister_round_cost_max);
+    if (active_.empty()) break;
+    costs_.assign(active_.size(), 0);
+    executor.for_each(active_.size(), [&](size_t i) {
+      costs_[i] = active_[i]->run_iteration(cfg_.canister_round_cost_max);
     });
-    for (uint64_t cst : costs) round_cost += cst;
-    route_outputs();
+    for (uint64_t cst : costs_) round_cost += cst;
+    route_outputs(active_);
     collect_traces();
     if (round_cost >= cfg_.round_cost_max) break;
   }

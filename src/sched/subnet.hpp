@@ -51,7 +51,7 @@ class Subnet {
   void route(Message&& msg);
   void deliver(CanisterRt& to, Message&& msg);
   void bounce(Request&& req, Reject reject);
-  void route_outputs();
+  void route_outputs(const std::vector<CanisterRt*>& executed);
   void collect_traces();
 
   SubnetId id_;
@@ -59,6 +59,9 @@ class Subnet {
   const Routing& routing_;
   SubnetClock clock_;
   std::map<CanisterId, std::unique_ptr<CanisterRt>> canisters_;
+  std::vector<CanisterRt*> ordered_;  // canisters_ in id order, for the hot loops
+  std::vector<CanisterRt*> active_;
+  std::vector<uint64_t> costs_;
   std::vector<Request> ingress_pending_;
   std::deque<XnetMessage> incoming_;
   std::vector<Message> xnet_out_;
