@@ -34,6 +34,8 @@ class Routing {
   virtual ~Routing() = default;
   // The subnet hosting `id`, or nullopt if no such canister exists.
   virtual std::optional<SubnetId> subnet_of(CanisterId id) const = 0;
+  // Changes whenever the routing table changes (lets the scheduler cache lookups).
+  virtual uint64_t version() const = 0;
 };
 
 // The subnet's clock as canisters see it (R15).
@@ -57,6 +59,10 @@ struct PeerQueues {
   Queue out;
   bool in_scheduled = false;  // on the canister's ready list
   bool out_dirty = false;     // on the canister's list of output queues to route
+  // Scheduler's cache of where `peer` lives (valid while Routing::version() == route_version).
+  uint64_t route_version = 0;
+  CanisterRt* route_local = nullptr;  // same subnet
+  bool route_remote = false;          // another subnet
 };
 
 struct CallContext {
@@ -162,7 +168,7 @@ class CanisterRt {
       while (!pq->out.msgs.empty()) {
         Message m = std::move(pq->out.msgs.front());
         pq->out.msgs.pop_front();
-        fn(std::move(m));
+        fn(*pq, std::move(m));
       }
     }
     dirty_out_.clear();

@@ -118,6 +118,7 @@ CanisterId Runtime::install_code(SubnetId subnet, std::unique_ptr<CanisterBase> 
   const CanisterId id{impl_->next_canister++};
   impl_->subnets[subnet.value]->add(id, std::move(code), cycles);
   impl_->routing.emplace(id, subnet);
+  ++impl_->routing_version;
   impl_->lifecycle_hash = trace_fold_bytes(impl_->lifecycle_hash, &id.value, sizeof id.value);
   return id;
 }

@@ -21,6 +21,7 @@ struct Runtime::Impl final : detail::Routing {
     if (it == routing.end()) return std::nullopt;
     return it->second;
   }
+  uint64_t version() const override { return routing_version; }
   detail::CanisterRt* find(CanisterId id);
   const detail::CanisterRt* find(CanisterId id) const;
   // One round on every subnet. `now_ms`: the virtual time of this round; by default the
@@ -41,6 +42,7 @@ struct Runtime::Impl final : detail::Routing {
   std::vector<std::unique_ptr<detail::Subnet>> subnets;
   std::unordered_map<CanisterId, SubnetId> routing;
   uint64_t next_canister = 1;
+  uint64_t routing_version = 1;  // bumped on every change of `routing`
   uint64_t next_ingress = 1;
   uint64_t round = 0;
   uint64_t time_ms = 0;

@@ -100,10 +100,32 @@ void Subnet::route(Message&& msg) {
   deliver(*to, std::move(msg));
 }
 
+void Subnet::route_cached(PeerQueues& via, Message&& msg) {
+  const uint64_t version = routing_.version();
+  if (via.route_version != version) {
+    via.route_version = version;
+    via.route_local = nullptr;
+    via.route_remote = false;
+    const auto sub = routing_.subnet_of(via.peer);
+    if (sub && *sub == id_) {
+      via.route_local = find(via.peer);
+    } else if (sub) {
+      via.route_remote = true;
+    }
+  }
+  if (via.route_local != nullptr) {
+    deliver(*via.route_local, std::move(msg));
+  } else if (via.route_remote) {
+    xnet_out_.push_back(std::move(msg));
+  } else {
+    route(std::move(msg));  // unknown destination: bounce or drop
+  }
+}
+
 void Subnet::route_outputs(const std::vector<CanisterRt*>& executed) {
   // Only canisters that executed have outputs; `executed` is in canister-id order (R20).
   for (CanisterRt* c : executed) {
-    c->drain_outputs([this](Message&& m) { route(std::move(m)); });
+    c->drain_outputs([this](PeerQueues& pq, Message&& m) { route_cached(pq, std::move(m)); });
     if (c->has_ingress_replies()) {
       for (auto& r : c->take_ingress_replies()) ingress_replies_.push_back(std::move(r));
     }

@@ -49,6 +49,7 @@ class Subnet {
 
  private:
   void route(Message&& msg);
+  void route_cached(PeerQueues& via, Message&& msg);
   void deliver(CanisterRt& to, Message&& msg);
   void bounce(Request&& req, Reject reject);
   void route_outputs(const std::vector<CanisterRt*>& executed);
