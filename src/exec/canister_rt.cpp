@@ -269,6 +269,16 @@ void CanisterRt::execute_request(Request&& req) {
   std::optional<Reject> refuse;
   if (!code_) {
     refuse = Reject{RejectCode::canister_error, fmt::format("canister {} is empty", id_.to_string())};
+  } else if (!query_mode_ && status_ != CanisterStatus::running) {
+    // R9: requests queued before stop() are rejected at execution, not run.
+    refuse = Reject{RejectCode::canister_error,
+                    fmt::format("canister {} is {} (R9)", id_.to_string(),
+                                status_ == CanisterStatus::stopping ? "stopping" : "stopped")};
+  } else if (!query_mode_ && open_contexts_ > cfg_.call_contexts_max_per_canister) {
+    refuse = Reject{RejectCode::sys_transient,
+                    fmt::format("canister {} has {} open call contexts "
+                                "(call_contexts_max_per_canister, R5)",
+                                id_.to_string(), open_contexts_ - 1)};
   } else if (m == nullptr) {
     refuse = Reject{RejectCode::canister_error,
                     fmt::format("canister {} has no method '{}'", id_.to_string(), cc->method)};
@@ -373,11 +383,15 @@ std::optional<std::string> CanisterRt::check_root(CallContext* cc) {
   cc->root_live = false;
   cc->root.handle.destroy();
   if (trap) return trap;
-  if (how == Finish::value) {
-    if (cc->replied) return std::string("reply called twice (R6)");
-    reply(*cc, std::move(out));
-  } else if (how == Finish::void_return && !cc->replied) {
-    reply(*cc, Bytes{});
+  try {
+    if (how == Finish::value) {
+      if (cc->replied) return std::string("reply called twice (R6)");
+      reply(*cc, std::move(out));
+    } else if (how == Finish::void_return && !cc->replied) {
+      reply(*cc, Bytes{});
+    }
+  } catch (const std::exception& e) {
+    return std::string(e.what());
   }
   return std::nullopt;
 }
@@ -479,6 +493,15 @@ void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
   if (cc.replied) throw Trap("reply called twice (R6)");
   if (cc.kind == MethodKind::query && !cc.from_ingress && !query_mode_) {
     // fine: replicated query replies like an update
+  }
+  if (result && !cc.from_system && result->size() > cfg_.payload_max_bytes_xnet) {
+    // R5: replies obey the payload limits of the edge they travel (ingress: the xnet limit).
+    const bool xnet = cc.from_ingress || routing_.subnet_of(cc.caller) != subnet_;
+    const uint64_t limit = xnet ? cfg_.payload_max_bytes_xnet : cfg_.payload_max_bytes_local;
+    if (result->size() > limit) {
+      throw Trap(fmt::format("reply of {} bytes exceeds the {} limit of {} bytes (R5)",
+                             result->size(), xnet ? "cross-subnet" : "same-subnet", limit));
+    }
   }
   touch(cc);
   cc.replied = true;
