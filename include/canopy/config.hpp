@@ -8,8 +8,20 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace canopy {
+
+// R22: one named worker pool (canopy/pool.hpp). Its threads are separate from the canister-
+// execution threads (`Config::threads`).
+struct PoolConfig {
+  std::string name;               // [A-Za-z0-9_.-], 1..pool_name_length_max characters
+  uint32_t threads = 1;           // jobs running at once
+  uint32_t queue_capacity = 256;  // jobs waiting for a thread; beyond threads + this, refused
+  // Scheduling priority of the pool's jobs, as a Linux nice value 0..19 (0: unchanged). A
+  // positive value lets latency-sensitive threads (the round driver, clients) preempt the pool.
+  int32_t nice = 0;
+};
 
 struct Config {
   // Topology.
@@ -48,6 +60,39 @@ struct Config {
   // R10 bounded-wait calls: the longest timeout a call may ask for.
   uint64_t call_timeout_max_ms = 300'000;
 
+  // R22 worker pools (canopy/pool.hpp): named pools for offloaded work. Empty: no pools.
+  std::vector<PoolConfig> pools;
+  // The largest `declared_cost_rounds` one offload may declare (simulation delivers the
+  // completion that many rounds after the offload).
+  uint64_t offload_cost_rounds_max = 100'000;
+  // Validation bounds of `pools`.
+  uint32_t pool_threads_max = 256;             // per pool
+  uint32_t pool_queue_capacity_max = 1'000'000;  // per pool
+  uint32_t pool_name_length_max = 64;
+  uint32_t pools_max = 64;
+  // When a runtime is destroyed (or Pools::shutdown is called without a limit), how long to wait
+  // for jobs still running before abandoning them (their results are dropped, never delivered).
+  uint64_t pool_shutdown_wait_ms_max = 60'000;
+
+  // R16/R17 queries (src/query, canopy/query.hpp). A composite query's call graph is evaluated
+  // on per-edge copies of the callees' committed state; each limit violation aborts the whole
+  // query with its own CANISTER_ERROR reject.
+  // Nested call edges below the root composite query (the IC allows 6).
+  uint32_t composite_query_depth_max = 6;
+  // Total cost of every execution in one composite query's call graph (message_base_cost per
+  // execution plus ctx.charge()), in cost units (the IC's composite-query instruction limit).
+  uint64_t composite_query_cost_max = 5'000'000'000;
+  // Wall-clock time one composite query may take, read through Env::wall_ns() (never the
+  // clock directly) and checked at every call edge.
+  uint64_t composite_query_time_max_ms = 10'000;
+  // Evaluate the calls of a composite query in parallel (each on its own copy) instead of one
+  // by one; the results are identical to depth-first evaluation (docs/composite-queries.md).
+  bool composite_query_parallel = true;
+  // QueryService: worker threads serving queries against committed snapshots, and the number
+  // of submitted queries that may wait for a worker.
+  uint32_t query_threads = 2;
+  uint32_t query_queue_capacity = 10'000;
+
   // Ingress driving: Runtime::update gives up after this many rounds without an answer.
   uint64_t ingress_rounds_max = 1'000'000;
 
@@ -57,6 +102,8 @@ struct Config {
 
   // Returns an error message if the configuration is invalid.
   std::optional<std::string> validate() const;
+  // The R22 part of validate(): pools and offload limits.
+  std::optional<std::string> validate_pools() const;
 };
 
 }  // namespace canopy

@@ -57,19 +57,67 @@ struct TraceCanister {
   std::string name;
 };
 
+// ---- exports ----
+//
+// Both exports place an event in virtual time (R15): round r, inner iteration i starts at
+//   r * round_duration_ms + i * round_duration_ms / round_iterations_max,
+// and the executions of one canister within one iteration are spread evenly over that iteration,
+// in the order they ran. Events a message execution commits (request_sent, response_sent, ...)
+// sit inside that execution; inductions from another subnet, ingress and timeouts at the start of
+// the iteration, same-subnet inductions at its end. Each run's time starts at its first round.
+// Both exports are pure functions of their input: the same trace gives the same bytes (R20).
+
 struct TraceExportOptions {
   std::string title = "canopy trace";
+  // Copy these from the Config of the run(s) being exported.
   uint64_t round_duration_ms = 100;
   uint32_t round_iterations_max = 200;
+
+  // SVG only.
+  uint32_t svg_width_px = 1200;
+  // Arrows drawn per panel and direction. Arrows that land on the same pixels are drawn once
+  // (thicker, with a count); beyond this many every k-th call is drawn, and the panel says so.
+  uint32_t svg_arrows_max = 400;
+  // true: every panel uses the same time scale, so durations can be compared across panels;
+  // false: each panel fills the width.
+  bool svg_shared_time_axis = true;
 };
 
-// Chrome trace-event JSON: one process per subnet, one thread per canister, flow arrows for
-// calls and responses. Virtual time: 1 round = round_duration_ms, iterations subdivide it.
+// One run (one Runtime) to export: its recorded events (Runtime::trace()) and the canisters to
+// show (Runtime::trace_canisters(), possibly renamed and reordered: lanes follow this order
+// within each subnet, subnets ascending).
+struct TraceRun {
+  std::string title;  // e.g. "2 subnets · parallel · 90 calls"
+  std::vector<TraceEvent> events;
+  std::vector<TraceCanister> canisters;
+};
+
+// Chrome trace-event JSON (opens in Perfetto, ui.perfetto.dev, and chrome://tracing). One process
+// per (run, subnet), named "<run title> · subnet sN"; one thread per canister. Executions are
+// slices (name: the method, or "callback <- cN"); everything else is an instant event; flow
+// arrows join request_sent to the callee's execute_request and response_sent (or a refusal at
+// induction) to the caller's execute_response; a counter track per caller shows the calls in
+// flight. Timestamps are virtual microseconds; all runs start at virtual time 0, so runs of the
+// same scenario line up for comparison.
+std::string to_chrome_trace_json(const std::vector<TraceRun>& runs,
+                                 const TraceExportOptions& options);
 std::string to_chrome_trace_json(const std::vector<TraceEvent>& events,
                                  const std::vector<TraceCanister>& canisters,
                                  const TraceExportOptions& options);
 
-// SVG timeline: a lane per canister grouped by subnet, arrows for requests and responses.
+// SVG timeline: one panel per run, stacked. In a panel, one lane per canister grouped by subnet;
+// each call is an arrow from the caller's lane at request_sent to the callee's lane at
+// execute_request (blue), its response an arrow back from response_sent (or the refusal at
+// induction) to execute_response (green; red when it is a reject); synchronous failures are red
+// crosses on the caller's lane with their count and code; executions are grey ticks; the ingress
+// message is a triangle where it starts and a dashed line where it is answered ("answered after
+// N rounds"). Arrows overlapping in time between the same lanes get one "×N" label. Under the
+// lanes, step lines count the replies received and the calls failed so far: sequential calls
+// climb a ramp of steps, parallel ones jump. Time runs from the start of each panel's first
+// round. With svg_shared_time_axis, a panel shorter than a quarter of the axis is also drawn
+// enlarged in an inset on its right. Each lane is an element
+// `<g class="lane" data-canister="cN" data-subnet="S">`, each panel `<g class="panel" ...>`.
+std::string to_svg_timeline(const std::vector<TraceRun>& runs, const TraceExportOptions& options);
 std::string to_svg_timeline(const std::vector<TraceEvent>& events,
                             const std::vector<TraceCanister>& canisters,
                             const TraceExportOptions& options);

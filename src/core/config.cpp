@@ -1,5 +1,7 @@
 #include "canopy/config.hpp"
 
+#include <set>
+
 namespace canopy {
 
 std::optional<std::string> Config::validate() const {
@@ -22,6 +24,43 @@ std::optional<std::string> Config::validate() const {
   if (round_duration_ms == 0) return "round_duration_ms must be positive";
   if (call_timeout_max_ms == 0) return "call_timeout_max_ms must be positive";
   if (ingress_rounds_max == 0) return "ingress_rounds_max must be positive";
+  if (composite_query_depth_max == 0 || composite_query_depth_max > 1000)
+    return "composite_query_depth_max must be in 1..1000";
+  if (composite_query_cost_max < message_base_cost)
+    return "composite_query_cost_max must allow at least one message";
+  if (composite_query_time_max_ms == 0) return "composite_query_time_max_ms must be positive";
+  if (query_threads == 0 || query_threads > 256) return "query_threads must be in 1..256";
+  if (query_queue_capacity == 0) return "query_queue_capacity must be positive";
+  if (auto err = validate_pools()) return err;
+  return std::nullopt;
+}
+
+// R22: names unique and well-formed, sizes within their bounds.
+std::optional<std::string> Config::validate_pools() const {
+  if (offload_cost_rounds_max == 0) return "offload_cost_rounds_max must be positive";
+  if (pool_threads_max == 0 || pool_queue_capacity_max == 0 || pool_name_length_max == 0)
+    return "pool_threads_max, pool_queue_capacity_max and pool_name_length_max must be positive";
+  if (pools.size() > pools_max)
+    return "at most " + std::to_string(pools_max) + " pools (pools_max)";
+  std::set<std::string> names;
+  for (const auto& p : pools) {
+    if (p.name.empty() || p.name.size() > pool_name_length_max)
+      return "pool name '" + p.name + "' must have 1.." + std::to_string(pool_name_length_max) +
+             " characters";
+    for (char ch : p.name) {
+      const bool ok = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == '_' || ch == '-' || ch == '.';
+      if (!ok) return "pool name '" + p.name + "' may only contain [A-Za-z0-9_.-]";
+    }
+    if (!names.insert(p.name).second) return "pool '" + p.name + "' is defined twice";
+    if (p.threads == 0 || p.threads > pool_threads_max)
+      return "pool '" + p.name + "': threads must be in 1.." + std::to_string(pool_threads_max);
+    if (p.nice < 0 || p.nice > 19)
+      return "pool '" + p.name + "': nice must be in 0..19";
+    if (p.queue_capacity == 0 || p.queue_capacity > pool_queue_capacity_max)
+      return "pool '" + p.name + "': queue_capacity must be in 1.." +
+             std::to_string(pool_queue_capacity_max);
+  }
   return std::nullopt;
 }
 
