@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Command 2 of the README: build everything and run the whole test suite.
-#   scripts/test.sh            everything: default build + tests, find_package consumer,
-#                              ASan+UBSan build + tests, TSan build + tests (what CI runs)
+#   scripts/test.sh            default build + all tests + the find_package consumer (CI runs this)
+#   scripts/test.sh sanitizers ASan+UBSan build + tests, then TSan build + tests
 #   scripts/test.sh quick      default build (RelWithDebInfo, assertions on) + tests only
 #   scripts/test.sh asan|tsan|consumer   one part
 set -euo pipefail
@@ -18,6 +18,7 @@ case "${1:-all}" in
   asan) run_preset asan ;;
   tsan) run_preset tsan ;;
   consumer) ./scripts/check-consumer.sh ;;
-  all) run_preset default; ./scripts/check-consumer.sh; run_preset asan; run_preset tsan ;;
-  *) echo "usage: scripts/test.sh [all|quick|asan|tsan|consumer]" >&2; exit 2 ;;
+  all) run_preset default; ./scripts/check-consumer.sh ;;
+  sanitizers) run_preset asan; run_preset tsan ;;
+  *) echo "usage: scripts/test.sh [all|sanitizers|quick|asan|tsan|consumer]" >&2; exit 2 ;;
 esac
