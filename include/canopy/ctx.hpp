@@ -6,6 +6,7 @@
 // the state (R7). Reply/reject at most once (R6: a second reply traps).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -74,8 +75,13 @@ class Ctx {
   bool replied() const;
 
   // R19: resolves at the first round whose virtual time is at least now + ms (ms = 0: the next
-  // round). Like a call, it is rolled back if the execution traps.
+  // round). Like a call, it is rolled back if the execution traps. A sleep dropped before it
+  // resolved (e.g. the losing timer of with_timeout) is released at once: it keeps no call
+  // context open.
   Call<void> sleep_ms(uint64_t ms);
+  // R19: `co_await ctx.sleep(250ms)` — sleep_ms with a std::chrono duration. A negative duration
+  // traps (canopy::Trap, "R19: sleep needs a duration >= 0").
+  Call<void> sleep(std::chrono::milliseconds d);
 
   // R19 timers: call `method` of this canister (with no caller; its reply is discarded) once
   // after `delay_ms`, or every `period_ms`. Returns the timer id. Set/cancel take effect when

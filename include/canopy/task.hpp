@@ -6,10 +6,19 @@
 // a trap (R7). A Task runs on the thread that executes its canister; it is not thread-safe and
 // must not be shared between canisters. Destroying a Task that has not finished destroys its
 // frame (and, through its locals, abandons its pending calls: their responses are discarded).
+//
+// Frame accounting: every Task frame is counted when allocated and when freed
+// (task_frame_counters(); relaxed atomics, since frames may be created and destroyed on
+// different executor threads from one round to the next). Leak tests check that live() returns
+// to its starting value.
 #pragma once
 
+#include <atomic>
 #include <coroutine>
+#include <cstddef>
+#include <cstdint>
 #include <exception>
+#include <new>
 #include <optional>
 #include <utility>
 
@@ -25,11 +34,46 @@ class Task;
 // CANISTER_ERROR "did not reply" once no callbacks are outstanding (R6).
 struct NoReply {};
 
+// Task frames allocated and freed so far in this process; live() = created - destroyed.
+struct TaskFrameCounters {
+  uint64_t created = 0;
+  uint64_t destroyed = 0;
+  int64_t live() const { return static_cast<int64_t>(created) - static_cast<int64_t>(destroyed); }
+};
+
 namespace detail {
+
+inline std::atomic<uint64_t> task_frames_created{0};
+inline std::atomic<uint64_t> task_frames_destroyed{0};
+
+// > 0 while a suspended coroutine frame is being destroyed on this thread (a loser cancelled, a
+// trapped method's frames dropped): destructors of its locals run without their owner running.
+// canopy::Scope uses it to tell "the owner went on without join()" from "the owner is going away".
+inline thread_local uint32_t frame_teardown_depth = 0;
+
+// Destroys a coroutine frame, marking the teardown for the destructors that run meanwhile.
+inline void destroy_frame(std::coroutine_handle<> h) noexcept {
+  ++frame_teardown_depth;
+  h.destroy();
+  --frame_teardown_depth;
+}
 
 struct TaskPromiseBase {
   std::coroutine_handle<> continuation_{};
   std::exception_ptr exception_{};
+
+  // Counts frames (the promise's allocation function allocates the whole coroutine frame).
+  // noinline: once inlined, g++ 12 pairs the frame's ::operator new with this class's operator
+  // delete and reports a false -Wmismatched-new-delete.
+  [[gnu::noinline]] static void* operator new(std::size_t n) {
+    void* p = ::operator new(n);
+    task_frames_created.fetch_add(1, std::memory_order_relaxed);
+    return p;
+  }
+  [[gnu::noinline]] static void operator delete(void* p, std::size_t n) noexcept {
+    task_frames_destroyed.fetch_add(1, std::memory_order_relaxed);
+    ::operator delete(p, n);
+  }
 
   std::suspend_always initial_suspend() noexcept { return {}; }
 
@@ -119,7 +163,7 @@ class [[nodiscard]] Task {
   };
 
   void reset() noexcept {
-    if (handle_) handle_.destroy();
+    if (handle_) detail::destroy_frame(handle_);
     handle_ = {};
   }
 
@@ -135,5 +179,10 @@ inline Task<void> TaskPromise<void>::get_return_object() noexcept {
   return Task<void>(std::coroutine_handle<TaskPromise<void>>::from_promise(*this));
 }
 }  // namespace detail
+
+inline TaskFrameCounters task_frame_counters() noexcept {
+  return TaskFrameCounters{detail::task_frames_created.load(std::memory_order_relaxed),
+                           detail::task_frames_destroyed.load(std::memory_order_relaxed)};
+}
 
 }  // namespace canopy

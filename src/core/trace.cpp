@@ -1,5 +1,7 @@
 #include "canopy/trace.hpp"
 
+#include "core/trace_hash.hpp"
+
 namespace canopy {
 
 const char* to_string(TraceKind kind) {
@@ -22,32 +24,12 @@ const char* to_string(TraceKind kind) {
 }
 
 uint64_t trace_fold_bytes(uint64_t hash, const void* data, size_t n) {
-  const auto* p = static_cast<const unsigned char*>(data);
-  for (size_t i = 0; i < n; ++i) {
-    hash ^= p[i];
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
+  return detail::fold_bytes(hash, data, n);
 }
-
-namespace {
-uint64_t fold_u64(uint64_t hash, uint64_t v) {
-  // Word-at-a-time FNV variant: fast and order-sensitive.
-  hash ^= v;
-  hash *= 0x100000001b3ULL;
-  hash ^= hash >> 29;
-  return hash;
-}
-}  // namespace
 
 uint64_t trace_fold(uint64_t hash, const TraceEvent& e) {
-  hash = fold_u64(hash, static_cast<uint64_t>(e.kind) | (uint64_t{e.reject_code} << 8) |
-                            (uint64_t{e.subnet} << 16) | (uint64_t{e.iteration} << 40));
-  hash = fold_u64(hash, e.round);
-  hash = fold_u64(hash, e.from.value);
-  hash = fold_u64(hash, e.to.value);
-  hash = fold_u64(hash, e.call_seq);
-  return hash;
+  return detail::fold_event(hash, static_cast<uint8_t>(e.kind), e.reject_code, e.subnet,
+                            e.iteration, e.round, e.from.value, e.to.value, e.call_seq);
 }
 
 }  // namespace canopy

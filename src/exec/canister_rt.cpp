@@ -1,5 +1,7 @@
 #include "exec/canister_rt.hpp"
 
+#include "core/trace_hash.hpp"
+
 #include <algorithm>
 #include <fmt/format.h>
 
@@ -14,6 +16,8 @@ Result<Bytes> reject_result(RejectCode code, std::string msg) {
 uint8_t code_of(const Result<Bytes>& r) {
   return r ? 0 : static_cast<uint8_t>(r.error().code);
 }
+// current_context(): the call context whose code runs on this thread (nullptr: none).
+thread_local CallContext* tl_current = nullptr;
 }  // namespace
 
 CanisterRt::CanisterRt(CanisterId id, SubnetId subnet, const Config& cfg, const Routing& routing,
@@ -58,19 +62,20 @@ void CanisterRt::schedule_input(PeerQueues& pq) {
 
 void CanisterRt::record(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq,
                         uint8_t code, std::string_view label) {
-  TraceEvent e;
-  e.kind = kind;
-  e.subnet = subnet_.value;
-  e.iteration = clock_.iteration;
-  e.round = clock_.round;
-  e.time_ms = clock_.time_ms;
-  e.from = from;
-  e.to = to;
-  e.call_seq = call_seq;
-  e.reject_code = code;
-  trace_hash_ = trace_fold(trace_hash_, e);
-  trace_hash_ = trace_fold_bytes(trace_hash_, label.data(), label.size());
+  trace_hash_ = fold_event(trace_hash_, static_cast<uint8_t>(kind), code, subnet_.value,
+                           clock_.iteration, clock_.round, from.value, to.value, call_seq);
+  trace_hash_ = fold_bytes(trace_hash_, label.data(), label.size());
   if (cfg_.record_trace && trace_.size() < cfg_.trace_events_max) {
+    TraceEvent e;
+    e.kind = kind;
+    e.subnet = subnet_.value;
+    e.iteration = clock_.iteration;
+    e.round = clock_.round;
+    e.time_ms = clock_.time_ms;
+    e.from = from;
+    e.to = to;
+    e.call_seq = call_seq;
+    e.reject_code = code;
     e.label = std::string(label);
     trace_.push_back(std::move(e));
   }
@@ -157,6 +162,17 @@ void CanisterRt::slot_abandon(SlotRef ref) {
   if (s->state == Slot::State::ready) {
     free_slot(ref.index);  // response already delivered and counted
   } else if (s->state == Slot::State::pending) {
+    if (s->system && s->deadline_ms != 0 && !s->response_inducted && !query_mode_) {
+      // R19: a timer (ctx.sleep) nobody awaits any more. Nothing can arrive for it on the wire
+      // (R1 concerns calls, a timer is local): release it now, so that it keeps no call
+      // context open until its deadline. Its deadlines_ entry goes stale (generation).
+      CallContext* cc = s->cc;
+      CANOPY_ASSERT(cc != nullptr && cc->outstanding > 0, "outstanding accounting (timer)");
+      --cc->outstanding;
+      free_slot(ref.index);
+      if (!executing_) maybe_close(cc);
+      return;
+    }
     s->state = Slot::State::abandoned;
     s->waiter = {};
   }
@@ -247,6 +263,8 @@ void CanisterRt::begin_execution(CallContext* cc) {
   exec_.touched.clear();
   exec_.forced_trap.reset();
   exec_.on_commit.clear();
+  CANOPY_ASSERT(exec_.woken.empty() && posted_.empty(), "ready queue left over");
+  exec_.saved_current = std::exchange(tl_current, cc);
   ingress_out_.clear();
   if (code_) code_->save_state();
 }
@@ -265,7 +283,15 @@ void CanisterRt::execute_request(Request&& req) {
   cc->cycles_available = req.cycles;
   begin_execution(cc);
 
-  const MethodEntry* m = code_ ? code_->method_table().find(cc->method) : nullptr;
+  const MethodEntry* m = nullptr;
+  if (code_) {
+    if (method_cache_.entry != nullptr && method_cache_.name == cc->method) {
+      m = method_cache_.entry;
+    } else {
+      m = code_->method_table().find(cc->method);
+      if (m != nullptr) method_cache_ = {cc->method, m};
+    }
+  }
   std::optional<Reject> refuse;
   if (!code_) {
     refuse = Reject{RejectCode::canister_error, fmt::format("canister {} is empty", id_.to_string())};
@@ -326,7 +352,7 @@ void CanisterRt::execute_request(Request&& req) {
     trap_execution(cc, "unknown exception");
     return;
   }
-  if (auto trap = check_root(cc)) {
+  if (auto trap = run_ready(cc)) {
     trap_execution(cc, *trap);
     return;
   }
@@ -361,7 +387,7 @@ void CanisterRt::execute_response(Response&& resp) {
   s->refund = resp.refund;
   const Waiter w = s->waiter;  // the slot may be freed by the code we resume
   if (w.fn != nullptr) w.fn(w.obj, w.tag);
-  if (auto trap = check_root(cc)) {
+  if (auto trap = run_ready(cc)) {
     trap_execution(cc, *trap);
     return;
   }
@@ -381,7 +407,7 @@ std::optional<std::string> CanisterRt::check_root(CallContext* cc) {
     trap = "unknown exception";
   }
   cc->root_live = false;
-  cc->root.handle.destroy();
+  destroy_frame(cc->root.handle);
   if (trap) return trap;
   try {
     if (how == Finish::value) {
@@ -404,13 +430,21 @@ void CanisterRt::finish_execution(CallContext* cc) {
   }
   // A query executed in replicated mode keeps no state changes (R16).
   if (cc->kind == MethodKind::query && code_ && !query_mode_) code_->restore_state();
-  if (cc->live && !cc->root_live && !cc->replied && cc->outstanding == 0) {
-    reply(*cc, reject_result(RejectCode::canister_error,
-                             fmt::format("canister {} did not reply to the call (R6)",
-                                         id_.to_string())));
-  }
+  auto did_not_reply = [this](CallContext* c) {
+    if (c->live && !c->root_live && !c->replied && c->outstanding == 0) {
+      reply(*c, reject_result(RejectCode::canister_error,
+                              fmt::format("canister {} did not reply to the call (R6)",
+                                          id_.to_string())));
+    }
+  };
+  did_not_reply(cc);
+  const std::vector<CallContext*> woken = take_woken(cc);
+  for (CallContext* w : woken)
+    did_not_reply(w);
   commit_execution();
   maybe_close(cc);
+  for (CallContext* w : woken)
+    maybe_close(w);
 }
 
 void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
@@ -441,17 +475,48 @@ void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
   exec_.on_commit.clear();
   ingress_out_.clear();
   exec_.forced_trap.reset();
-  if (cc->root_live) {
-    cc->root_live = false;
-    cc->root.handle.destroy();  // its pending calls are abandoned
+  // Other call contexts woken in this execution ran, or were due to run, on state the trap
+  // rolls back: they trap too (their frames go, their callers are rejected). Destructors may
+  // wake more contexts while frames go: those too. Bounded: each context is taken once.
+  std::vector<CallContext*> woken;
+  auto absorb_woken = [&] {
+    for (CallContext* x : take_woken(cc))
+      if (std::find(woken.begin(), woken.end(), x) == woken.end()) woken.push_back(x);
+  };
+  auto destroy_root = [](CallContext* c) {
+    if (c->root_live) {
+      c->root_live = false;
+      destroy_frame(c->root.handle);  // its pending calls are abandoned
+    }
+  };
+  absorb_woken();
+  destroy_root(cc);
+  absorb_woken();
+  for (size_t i = 0; i < woken.size(); ++i) {
+    destroy_root(woken[i]);
+    absorb_woken();
   }
+  posted_base_ += posted_.size();  // wake-ups not run yet: their frames are gone
+  posted_.clear();
+  posted_head_ = 0;
   record(TraceKind::trap, cc->caller, id_, cc->caller_call_seq, 0, message);
   if (!cc->replied) {
     reply(*cc, reject_result(RejectCode::canister_error,
                              fmt::format("canister {} trapped: {}", id_.to_string(), message)));
   }
+  for (CallContext* w : woken) {
+    if (w->live && !w->replied) {
+      record(TraceKind::trap, w->caller, id_, w->caller_call_seq, 0, message);
+      reply(*w, reject_result(RejectCode::canister_error,
+                              fmt::format("canister {} trapped: {} (in an execution that woke "
+                                          "this call context, R7)",
+                                          id_.to_string(), message)));
+    }
+  }
   commit_execution();
   maybe_close(cc);
+  for (CallContext* w : woken)
+    maybe_close(w);
 }
 
 void CanisterRt::commit_execution() {
@@ -485,6 +550,7 @@ void CanisterRt::commit_execution() {
   exec_.touched.clear();
   ingress_out_.clear();
   exec_.cc = nullptr;
+  tl_current = std::exchange(exec_.saved_current, nullptr);
   executing_ = false;
 }
 
@@ -560,7 +626,16 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
     record(TraceKind::request_rejected, id_, to, 0, static_cast<uint8_t>(code), msg);
     return IssueResult{SlotRef{}, Reject{code, std::move(msg)}};
   };
-  const auto dest = routing_.subnet_of(to);
+  // The subnet of `to`: from this canister's cache of its peers when the routing table has not
+  // changed since (a hash lookup in the shared table costs cache misses on every call).
+  auto known = peers_.find(to);
+  const uint64_t routing_version = routing_.version();
+  std::optional<SubnetId> dest;
+  if (known != peers_.end() && known->second.subnet_version == routing_version) {
+    dest = known->second.subnet_cached;
+  } else {
+    dest = routing_.subnet_of(to);
+  }
   if (!dest) {
     return fail(RejectCode::destination_invalid,
                 fmt::format("canister {} does not exist", to.to_string()));
@@ -586,7 +661,9 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
                 fmt::format("insufficient cycles: attaching {} with a balance of {} (R8)",
                             options.cycles, balance_));
   }
-  PeerQueues& pq = peer(to);
+  PeerQueues& pq = known != peers_.end() ? known->second : peer(to);
+  pq.subnet_version = routing_version;
+  pq.subnet_cached = *dest;
   if (pq.out.used() >= cfg_.queue_capacity) {
     return fail(RejectCode::sys_transient,
                 fmt::format("output queue to {} is full ({} messages, R2)", to.to_string(),
@@ -895,6 +972,78 @@ IssueResult CanisterRt::complete_lazily(CallContext& cc, CanisterId callee, Lazy
   return r;
 }
 
+// ---------------------------------------------------------------- ready queue (R18)
+
+ReadyTicket CanisterRt::post_ready(CallContext& cc, Waiter w) {
+  CANOPY_ASSERT(executing_, "post_ready outside a message execution");
+  CANOPY_ASSERT(cc.rt == this && cc.live, "post_ready for a call context of another canister");
+  CANOPY_ASSERT(posted_.size() - posted_head_ < ready_steps_max,
+                "runaway wake-ups in one message execution");
+  if (!cc.woken) {
+    cc.woken = true;
+    exec_.woken.push_back(&cc);
+  }
+  posted_.push_back(Posted{&cc, w});
+  return ReadyTicket{this, posted_base_ + posted_.size() - 1};
+}
+
+void CanisterRt::cancel_ready(uint64_t seq) {
+  if (seq < posted_base_ + posted_head_ || seq >= posted_base_ + posted_.size()) return;  // ran
+  posted_[seq - posted_base_].w = Waiter{};
+}
+
+void CanisterRt::trap_later(std::string_view message) {
+  if (executing_ && !exec_.forced_trap) exec_.forced_trap = std::string(message);
+}
+
+void CanisterRt::drain_ready() {
+  for (uint64_t steps = 0; posted_head_ < posted_.size(); ++steps) {
+    CANOPY_ASSERT(steps < ready_steps_max, "runaway wake-ups in one message execution");
+    if (exec_.forced_trap) break;  // the execution traps: the rest is discarded
+    const Posted p = posted_[posted_head_++];  // a copy: fn may post (and reallocate)
+    if (p.w.fn == nullptr) continue;           // withdrawn: its frame went away
+    tl_current = p.cc;
+    p.w.fn(p.w.obj, p.w.tag);
+  }
+  if (posted_head_ == posted_.size()) {
+    posted_base_ += posted_.size();
+    posted_.clear();
+    posted_head_ = 0;
+  }
+  tl_current = exec_.cc;
+}
+
+std::optional<std::string> CanisterRt::run_ready(CallContext* cc) {
+  // Destroying a finished root may wake more (a destructor closing a Stream): repeat until
+  // nothing is posted. Bounded: each pass runs at least one wake-up (drain_ready asserts).
+  for (uint64_t pass = 0;; ++pass) {
+    CANOPY_ASSERT(pass < ready_steps_max, "runaway wake-ups in one message execution");
+    drain_ready();
+    if (auto trap = check_roots(cc)) return trap;
+    if (posted_.empty() || exec_.forced_trap) return std::nullopt;
+  }
+}
+
+std::optional<std::string> CanisterRt::check_roots(CallContext* cc) {
+  if (auto trap = check_root(cc)) return trap;
+  for (size_t i = 0; i < exec_.woken.size(); ++i) {  // a destructor may post (and append)
+    CallContext* w = exec_.woken[i];
+    if (w == cc) continue;
+    if (auto trap = check_root(w)) return trap;
+  }
+  return std::nullopt;
+}
+
+std::vector<CallContext*> CanisterRt::take_woken(CallContext* cc) {
+  std::vector<CallContext*> out;
+  for (CallContext* w : exec_.woken) {
+    w->woken = false;
+    if (w != cc) out.push_back(w);
+  }
+  exec_.woken.clear();
+  return out;
+}
+
 // ---------------------------------------------------------------- hooks for Ctx / Call
 
 IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Bytes&& payload,
@@ -907,6 +1056,14 @@ Result<Bytes> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund) {
   return rt->slot_take(ref, refund);
 }
 void slot_abandon(CanisterRt* rt, SlotRef ref) noexcept { rt->slot_abandon(ref); }
+ReadyTicket post_ready(CallContext& cc, Waiter w) noexcept { return cc.rt->post_ready(cc, w); }
+void cancel_ready(ReadyTicket t) noexcept {
+  if (t.rt != nullptr) t.rt->cancel_ready(t.seq);
+}
+CallContext* current_context() noexcept { return tl_current; }
+void trap_later(std::string_view message) noexcept {
+  if (tl_current != nullptr) tl_current->rt->trap_later(message);
+}
 
 }  // namespace canopy::detail
 
@@ -943,6 +1100,12 @@ void Ctx::cancel_timer(uint64_t timer_id) { cc_->rt->cancel_timer(timer_id); }
 Call<void> Ctx::sleep_ms(uint64_t ms) {
   auto& rt = *cc_->rt;
   return Call<void>(&rt, rt.issue_system(*cc_, rt.clock().time_ms + (ms == 0 ? 1 : ms)));
+}
+Call<void> Ctx::sleep(std::chrono::milliseconds d) {
+  if (d.count() < 0) {
+    throw Trap(fmt::format("R19: sleep needs a duration >= 0, got {} ms", d.count()));
+  }
+  return sleep_ms(static_cast<uint64_t>(d.count()));
 }
 detail::CanisterRt* Ctx::rt() const { return cc_->rt; }
 

@@ -23,6 +23,11 @@
 #include "canopy/ctx.hpp"
 #include "canopy/trace.hpp"
 #include "core/messages.hpp"
+#include "core/ring.hpp"
+
+namespace canopy {
+class Pools;
+}  // namespace canopy
 
 namespace canopy::detail {
 
@@ -36,6 +41,8 @@ class Routing {
   virtual std::optional<SubnetId> subnet_of(CanisterId id) const = 0;
   // Changes whenever the routing table changes (lets the scheduler cache lookups).
   virtual uint64_t version() const = 0;
+  // R22: the runtime's worker pools (nullptr if none are attached). Stable once attached.
+  virtual Pools* pools() const { return nullptr; }
 };
 
 // The subnet's clock as canisters see it (R15).
@@ -48,9 +55,10 @@ struct SubnetClock {
 enum class CanisterStatus : uint8_t { running, stopping, stopped };
 
 struct Queue {
-  std::deque<Message> msgs;
-  uint32_t reserved = 0;  // slots promised to messages not yet enqueued (R2)
-  size_t used() const { return msgs.size() + reserved; }
+  Ring<Message> msgs;
+  uint32_t reserved = 0;    // slots promised to messages not yet enqueued (R2)
+  uint32_t in_transit = 0;  // output messages being routed (PeerQueues::transit): still counted
+  size_t used() const { return msgs.size() + reserved + in_transit; }
 };
 
 struct PeerQueues {
@@ -59,10 +67,18 @@ struct PeerQueues {
   Queue out;
   bool in_scheduled = false;  // on the canister's ready list
   bool out_dirty = false;     // on the canister's list of output queues to route
+  // During routing, `out`'s messages move here (begin_routing) and leave from here, so that the
+  // thread routing them to `peer` never touches `out.msgs`, which the thread inducting a
+  // request from `peer` reads for the capacity check (R2). out.in_transit counts them meanwhile.
+  Ring<Message> transit;
   // Scheduler's cache of where `peer` lives (valid while Routing::version() == route_version).
   uint64_t route_version = 0;
   CanisterRt* route_local = nullptr;  // same subnet
   bool route_remote = false;          // another subnet
+  // The canister's own cache of the subnet hosting `peer`, for the call checks of issue_call
+  // (valid while Routing::version() == subnet_version; written only by the owning canister).
+  uint64_t subnet_version = 0;
+  SubnetId subnet_cached;
 };
 
 struct CallContext {
@@ -90,6 +106,7 @@ struct CallContext {
   uint32_t outstanding = 0;  // callbacks not yet delivered (including abandoned ones)
   RootTask root;
   bool root_live = false;
+  bool woken = false;  // a wake-up was posted for it in the current execution (ready queue)
   uint32_t next_free = UINT32_MAX;
 };
 
@@ -140,6 +157,7 @@ class CanisterRt {
   CanisterId id() const { return id_; }
   SubnetId subnet() const { return subnet_; }
   const Config& config() const { return cfg_; }
+  const Routing& routing() const { return routing_; }
   const SubnetClock& clock() const { return clock_; }
   CanisterStatus status() const { return status_; }
   bool has_code() const { return code_ != nullptr; }
@@ -159,17 +177,24 @@ class CanisterRt {
   uint64_t round_cost() const { return round_cost_; }
 
   // ---- scheduler side (sequential phase) ----
-  // Hands every output message, queue by queue in commit order, to `fn` (scheduler side).
-  template <class Fn>
-  void drain_outputs(Fn&& fn) {
-    for (size_t i = 0; i < dirty_out_.size(); ++i) {  // fn never adds outputs here
-      PeerQueues* pq = dirty_out_[i];
+  // Parallel routing (src/sched): the output queues written since the last drain, in commit
+  // order. Routing threads only read this list; each drains the queues of its destinations.
+  const std::vector<PeerQueues*>& dirty_outputs() const { return dirty_out_; }
+  // Moves every dirty output queue's messages to its `transit` ring (sequential, before the
+  // parallel routing phase; out.in_transit keeps counting them against the capacity).
+  void begin_routing() {
+    for (PeerQueues* pq : dirty_out_) {
+      CANOPY_ASSERT(pq->transit.empty(), "messages left in transit");
+      std::swap(pq->out.msgs, pq->transit);
+      pq->out.in_transit = static_cast<uint32_t>(pq->transit.size());
+    }
+  }
+  // Forgets the list once every queue on it has been routed.
+  void end_routing() {
+    for (PeerQueues* pq : dirty_out_) {
+      CANOPY_ASSERT(pq->transit.empty() && pq->out.msgs.empty(), "an output was left unrouted");
+      pq->out.in_transit = 0;
       pq->out_dirty = false;
-      while (!pq->out.msgs.empty()) {
-        Message m = std::move(pq->out.msgs.front());
-        pq->out.msgs.pop_front();
-        fn(*pq, std::move(m));
-      }
     }
     dirty_out_.clear();
   }
@@ -195,7 +220,10 @@ class CanisterRt {
   // Reject all open contexts ("callback lost") and drop their coroutine frames; the pending
   // calls' responses will be discarded when they arrive (R9, R21).
   void drop_all_contexts(const std::string& reason);
-  void replace_code(std::unique_ptr<CanisterBase> code) { code_ = std::move(code); }
+  void replace_code(std::unique_ptr<CanisterBase> code) {
+    code_ = std::move(code);
+    method_cache_ = {};
+  }
   // Record a trace event produced outside an execution (scheduler side).
   void trace(TraceEvent e, std::string_view label = {});
 
@@ -206,6 +234,10 @@ class CanisterRt {
   void slot_wait(SlotRef ref, Waiter waiter);
   Result<Bytes> slot_take(SlotRef ref, uint64_t* refund);
   void slot_abandon(SlotRef ref);
+  // The ready queue (canopy/detail/hooks.hpp): wake-ups run from a clean stack.
+  ReadyTicket post_ready(CallContext& cc, Waiter w);
+  void cancel_ready(uint64_t seq);
+  void trap_later(std::string_view message);
   void reply(CallContext& cc, Result<Bytes> result);
   void charge(uint64_t cost);
   uint64_t accept_cycles(CallContext& cc, uint64_t max_amount);
@@ -273,6 +305,12 @@ class CanisterRt {
     std::vector<ContextUndo> touched;
     std::optional<std::string> forced_trap;
     std::vector<std::function<void()>> on_commit;
+    std::vector<CallContext*> woken;        // contexts with posted wake-ups (CallContext::woken)
+    CallContext* saved_current = nullptr;  // current_context() of an enclosing execution
+  };
+  struct Posted {
+    CallContext* cc;
+    Waiter w;  // fn == nullptr: withdrawn
   };
 
   void execute(Message&& msg);
@@ -284,6 +322,14 @@ class CanisterRt {
   void commit_execution();
   // If the root task finished: answer the caller; returns a trap message if it threw.
   std::optional<std::string> check_root(CallContext* cc);
+  // After user code returned to the runtime: runs the posted wake-ups (FIFO) and checks the
+  // roots of the contexts they woke; returns a trap message if one finished with an exception.
+  std::optional<std::string> run_ready(CallContext* cc);
+  void drain_ready();
+  // check_root of the executing context and of every context woken in this execution.
+  std::optional<std::string> check_roots(CallContext* cc);
+  // Clears the woken marks; returns the woken contexts other than `cc`.
+  std::vector<CallContext*> take_woken(CallContext* cc);
   void maybe_close(CallContext* cc);
   void touch(CallContext& cc);
   CallContext* new_context();
@@ -302,6 +348,12 @@ class CanisterRt {
   const Routing& routing_;
   const SubnetClock& clock_;
   std::unique_ptr<CanisterBase> code_;
+  // The last method looked up in code_'s table (most canisters serve one method at a time; a
+  // string compare is cheaper than hashing the name). Reset when the code changes.
+  struct MethodCache {
+    std::string name;
+    const MethodEntry* entry = nullptr;
+  } method_cache_;
   CanisterStatus status_ = CanisterStatus::running;
   uint64_t balance_ = 0;
   uint64_t rng_state_;
@@ -309,7 +361,7 @@ class CanisterRt {
   std::map<CanisterId, PeerQueues> peers_;
   PeerQueues ingress_;
   PeerQueues system_;  // timer and offload completions: no capacity, no reservation
-  std::deque<PeerQueues*> ready_;
+  Ring<PeerQueues*> ready_;
   std::vector<PeerQueues*> dirty_out_;
   std::vector<IngressReply> ingress_replies_;
 
@@ -326,6 +378,11 @@ class CanisterRt {
   mutable std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
 
   Execution exec_;
+  // The ready queue: entries [posted_head_, size) are pending; empty between executions (a
+  // vector: no allocation for canisters that never post).
+  std::vector<Posted> posted_;
+  size_t posted_head_ = 0;
+  uint64_t posted_base_ = 0;  // ticket seq of posted_[0]
   std::vector<IngressReply> ingress_out_;  // replies to ingress of the current execution
   bool executing_ = false;
   std::optional<MethodKind> query_mode_;   // set while run_query evaluates a (composite) query

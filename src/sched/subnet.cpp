@@ -2,6 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
+#include <tuple>
+
 #include "canopy/assert.hpp"
 
 namespace canopy::detail {
@@ -63,9 +66,10 @@ void Subnet::bounce(Request&& req, Reject reject) {
   route(Message{std::move(r)});
 }
 
-void Subnet::deliver(CanisterRt& to, Message&& msg) {
+std::optional<Reject> Subnet::induct(CanisterRt& to, Message& msg) {
   if (auto* req = std::get_if<Request>(&msg)) {
-    if (auto rej = to.try_induct_request(*req)) {
+    auto rej = to.try_induct_request(*req);
+    if (rej) {
       TraceEvent e;
       e.kind = TraceKind::request_rejected;
       e.from = req->from;
@@ -73,11 +77,15 @@ void Subnet::deliver(CanisterRt& to, Message&& msg) {
       e.call_seq = req->call_seq;
       e.reject_code = static_cast<uint8_t>(rej->code);
       to.trace(e, rej->message);
-      bounce(std::move(*req), std::move(*rej));
     }
-  } else {
-    to.induct_response(std::move(std::get<Response>(msg)));
+    return rej;
   }
+  to.induct_response(std::move(std::get<Response>(msg)));
+  return std::nullopt;
+}
+
+void Subnet::deliver(CanisterRt& to, Message&& msg) {
+  if (auto rej = induct(to, msg)) bounce(std::move(std::get<Request>(msg)), std::move(*rej));
 }
 
 void Subnet::route(Message&& msg) {
@@ -101,18 +109,7 @@ void Subnet::route(Message&& msg) {
 }
 
 void Subnet::route_cached(PeerQueues& via, Message&& msg) {
-  const uint64_t version = routing_.version();
-  if (via.route_version != version) {
-    via.route_version = version;
-    via.route_local = nullptr;
-    via.route_remote = false;
-    const auto sub = routing_.subnet_of(via.peer);
-    if (sub && *sub == id_) {
-      via.route_local = find(via.peer);
-    } else if (sub) {
-      via.route_remote = true;
-    }
-  }
+  refresh_route(via);
   if (via.route_local != nullptr) {
     deliver(*via.route_local, std::move(msg));
   } else if (via.route_remote) {
@@ -122,14 +119,97 @@ void Subnet::route_cached(PeerQueues& via, Message&& msg) {
   }
 }
 
-void Subnet::route_outputs(const std::vector<CanisterRt*>& executed) {
+namespace {
+// Routing shard of a destination canister: a multiplicative hash, so that callers and callees
+// with interleaved ids do not all land on one shard.
+size_t shard_of(CanisterId dest, size_t shards) {
+  return static_cast<size_t>((dest.value * 0x9E3779B97F4A7C15ULL) >> 32) % shards;
+}
+}  // namespace
+
+void Subnet::refresh_route(PeerQueues& via) {
+  const uint64_t version = routing_.version();
+  if (via.route_version == version) return;
+  via.route_version = version;
+  via.route_local = nullptr;
+  via.route_remote = false;
+  const auto sub = routing_.subnet_of(via.peer);
+  if (sub && *sub == id_) {
+    via.route_local = find(via.peer);
+  } else if (sub) {
+    via.route_remote = true;
+  }
+}
+
+void Subnet::route_outputs(const std::vector<CanisterRt*>& executed, Executor& executor) {
   // Only canisters that executed have outputs; `executed` is in canister-id order (R20).
+  //
+  // Phase 1 (parallel): messages to canisters of this subnet, split by destination. A shard
+  // owns its destinations: their input queues and the reservations in their output queues.
+  // The messages leave their source from its `transit` ring (begin_routing), which only the
+  // destination's shard touches; the source's output queue keeps counting them until routing
+  // ends, so a capacity check (R2) sees the same numbers whatever the shard order. Each
+  // destination receives in commit order (canister order, then queue order: R3). A request the
+  // destination refuses is not bounced here (the bounce goes to the caller, owned by another
+  // shard): it is kept with its position and bounced in phase 3 in commit order. The outcome
+  // does not depend on the number of shards, so 1 and N threads give the same trace (R20).
+  const size_t shards =
+      executor.threads() > 1 && executed.size() >= cfg_.parallel_routing_min_canisters
+          ? executor.threads()
+          : 1;
+  if (deferred_.size() < shards) deferred_.resize(shards);
+  for (CanisterRt* c : executed) c->begin_routing();
+  auto run_shard = [&](size_t k) {
+    std::vector<DeferredBounce>& out = deferred_[k];
+    for (size_t i = 0; i < executed.size(); ++i) {
+      const std::vector<PeerQueues*>& dirty = executed[i]->dirty_outputs();
+      for (size_t j = 0; j < dirty.size(); ++j) {
+        PeerQueues& pq = *dirty[j];
+        if (shards > 1 && shard_of(pq.peer, shards) != k) continue;
+        refresh_route(pq);
+        if (pq.route_local == nullptr) continue;  // another subnet or unknown: phase 2
+        for (uint64_t m = 0; !pq.transit.empty(); ++m) {
+          Message msg = std::move(pq.transit.front());
+          pq.transit.pop_front();
+          if (auto rej = induct(*pq.route_local, msg)) {
+            out.push_back(DeferredBounce{i, j, m, std::move(std::get<Request>(msg)),
+                                         std::move(*rej)});
+          }
+        }
+      }
+    }
+  };
+  if (shards == 1) {
+    run_shard(0);
+  } else {
+    executor.for_each(shards, run_shard);
+  }
+  // Phase 2 (sequential): streams to other subnets in commit order (R3), unknown destinations,
+  // ingress replies.
   for (CanisterRt* c : executed) {
-    c->drain_outputs([this](PeerQueues& pq, Message&& m) { route_cached(pq, std::move(m)); });
+    for (PeerQueues* pq : c->dirty_outputs()) {
+      while (!pq->transit.empty()) {
+        Message m = std::move(pq->transit.front());
+        pq->transit.pop_front();
+        route_cached(*pq, std::move(m));
+      }
+    }
+    c->end_routing();
     if (c->has_ingress_replies()) {
       for (auto& r : c->take_ingress_replies()) ingress_replies_.push_back(std::move(r));
     }
   }
+  // Phase 3 (sequential): the refused requests' rejects, in commit order.
+  bounces_.clear();
+  for (size_t k = 0; k < shards; ++k) {
+    for (auto& b : deferred_[k]) bounces_.push_back(std::move(b));
+    deferred_[k].clear();
+  }
+  std::sort(bounces_.begin(), bounces_.end(), [](const DeferredBounce& a, const DeferredBounce& b) {
+    return std::tie(a.canister, a.queue, a.message) < std::tie(b.canister, b.queue, b.message);
+  });
+  for (auto& b : bounces_) bounce(std::move(b.request), std::move(b.reject));
+  bounces_.clear();
 }
 
 void Subnet::collect_traces() {
@@ -203,7 +283,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
   active_.clear();
   for (CanisterRt* c : ordered_)
     if (c->has_outputs()) active_.push_back(c);
-  route_outputs(active_);
+  route_outputs(active_, executor);
 
   // Inner iterations (R12, R14).
   for (CanisterRt* c : ordered_) c->begin_round();
@@ -220,7 +300,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
       costs_[i] = active_[i]->run_iteration(cfg_.canister_round_cost_max);
     });
     for (uint64_t cst : costs_) round_cost += cst;
-    route_outputs(active_);
+    route_outputs(active_, executor);
     collect_traces();
     if (round_cost >= cfg_.round_cost_max) break;
   }

@@ -2,15 +2,18 @@
 //
 // A round: advance the clock; induct cross-subnet messages that have arrived; expire bounded-
 // wait calls (R10); induct ingress; then inner iterations — every canister with input executes
-// (in parallel, each on one thread), then the sequential routing phase moves their outputs into
-// the destination input queues (same subnet) or the outgoing stream (other subnets) — until no
-// canister has input, the round budget is spent, or round_iterations_max is reached. Routing and
-// trace merging go in canister-id order, so results do not depend on thread timing (R20).
+// (in parallel, each on one thread), then the routing phase moves their outputs into the
+// destination input queues (same subnet; split by destination canister over the threads) or the
+// outgoing stream (other subnets; sequential) — until no canister has input, the round budget is
+// spent, or round_iterations_max is reached. Every destination receives in canister-id order,
+// refused requests bounce in that order afterwards, and trace merging goes in canister-id order,
+// so results do not depend on the number of threads or their timing (R20).
 #pragma once
 
 #include <deque>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "exec/canister_rt.hpp"
@@ -50,9 +53,12 @@ class Subnet {
  private:
   void route(Message&& msg);
   void route_cached(PeerQueues& via, Message&& msg);
+  void refresh_route(PeerQueues& via);
+  // Inducts `msg` into `to`; on refusal returns the reject and leaves the request in `msg`.
+  std::optional<Reject> induct(CanisterRt& to, Message& msg);
   void deliver(CanisterRt& to, Message&& msg);
   void bounce(Request&& req, Reject reject);
-  void route_outputs(const std::vector<CanisterRt*>& executed);
+  void route_outputs(const std::vector<CanisterRt*>& executed, Executor& executor);
   void collect_traces();
 
   SubnetId id_;
@@ -68,6 +74,16 @@ class Subnet {
   std::vector<Message> xnet_out_;
   std::vector<IngressReply> ingress_replies_;
   std::vector<TraceEvent> trace_;
+  // A request refused during parallel routing, bounced afterwards in commit order.
+  struct DeferredBounce {
+    size_t canister;  // index in the executed list
+    size_t queue;     // index in that canister's dirty output list
+    uint64_t message; // position in that queue
+    Request request;
+    Reject reject;
+  };
+  std::vector<std::vector<DeferredBounce>> deferred_;  // one per routing shard
+  std::vector<DeferredBounce> bounces_;
   uint64_t routing_hash_ = trace_hash_seed;
 };
 

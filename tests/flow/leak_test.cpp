@@ -1,7 +1,9 @@
 // R18 no leaks: every coroutine frame is destroyed exactly once — losers of races, timed-out
 // arms, cancelled scope arms, frames of a method that trapped, of a canister upgraded or
-// uninstalled while suspended. Frames are counted (test coroutines hold a Counted; the flow
-// layer counts its drivers); run this under ASan to also catch double frees.
+// uninstalled while suspended. Frames are counted three ways: test coroutines hold a Counted, the
+// flow layer counts its drivers (flow_frame_counters), and every Task frame of the system is
+// counted by task_frame_counters() (peers, roots, retries, losers: all of them). Run this under
+// ASan to also catch double frees.
 #include <gtest/gtest.h>
 
 #include <canopy/canopy.hpp>
@@ -115,13 +117,18 @@ class R18_NoLeaks : public ::testing::Test {
     frames_ = frames().live();
     peer_frames_ = peer_frames().live();
     drivers_ = flow_frame_counters().live();
+    tasks_ = task_frame_counters().live();
   }
+  // Every scenario's runtime is gone by now: every Task frame it created must be gone too.
   void TearDown() override {
     EXPECT_EQ(frames().live(), frames_) << "caller-side frames leaked or were freed twice";
     EXPECT_EQ(peer_frames().live(), peer_frames_) << "peer frames leaked";
     EXPECT_EQ(flow_frame_counters().live(), drivers_) << "flow driver frames leaked";
+    EXPECT_EQ(task_frame_counters().live(), tasks_)
+        << "Task frames leaked (or freed twice): created " << task_frame_counters().created
+        << ", destroyed " << task_frame_counters().destroyed;
   }
-  int64_t frames_ = 0, peer_frames_ = 0, drivers_ = 0;
+  int64_t frames_ = 0, peer_frames_ = 0, drivers_ = 0, tasks_ = 0;
 };
 
 TEST_F(R18_NoLeaks, RaceLosersAreDestroyedBeforeTheAwaiterResumes) {
@@ -134,6 +141,8 @@ TEST_F(R18_NoLeaks, RaceLosersAreDestroyedBeforeTheAwaiterResumes) {
   EXPECT_EQ(frames().live(), frames_);
   EXPECT_EQ(flow_frame_counters().live(), drivers_);
   EXPECT_EQ(f.rt.info(f.holder)->outstanding_calls, 3u) << "abandoned, accounted for (R1)";
+  // Task frames alive now: only the three silent peers' roots (each suspended on its Stream).
+  EXPECT_EQ(task_frame_counters().live(), tasks_ + 3);
 }
 
 TEST_F(R18_NoLeaks, TimedOutArmsAreDestroyed) {
@@ -143,6 +152,7 @@ TEST_F(R18_NoLeaks, TimedOutArmsAreDestroyed) {
   EXPECT_TRUE(*r);
   EXPECT_EQ(frames().live(), frames_);
   EXPECT_EQ(flow_frame_counters().live(), drivers_);
+  EXPECT_EQ(task_frame_counters().live(), tasks_ + 1) << "only the silent peer's root";
 }
 
 TEST_F(R18_NoLeaks, NestedCombinatorsStreamsAndScopes) {

@@ -13,9 +13,9 @@
 //
 // Also checked per case: the system invariants after every round; which Task arms ran past
 // their await (winners and arms that finished before the combinator settled — never a loser,
-// R18); every coroutine frame destroyed exactly once when the runtime goes away (test frames and
-// the flow layer's own drivers). Seeds: CANOPY_TEST_SEED=<n> reruns one case; a failure prints
-// its seed and the arms.
+// R18); every coroutine frame destroyed exactly once when the runtime goes away (test frames, the
+// flow layer's own drivers, and every Task frame of the system: task_frame_counters()). Seeds:
+// CANOPY_TEST_SEED=<n> reruns one case; a failure prints its seed and the arms.
 #include <gtest/gtest.h>
 
 #include <canopy/canopy.hpp>
@@ -298,6 +298,7 @@ void run_case(uint64_t seed) {
   const Expect x = model(c.spec, c.rank, c.timer_rank_bound);
   const int64_t frames_before = frames().live();
   const int64_t drivers_before = flow_frame_counters().live();
+  const int64_t tasks_before = task_frame_counters().live();
   {
     Runtime rt(test_config(2));
     std::vector<CanisterId> peers{rt.install<Peer>(rt.subnet(0)), rt.install<Peer>(rt.subnet(1))};
@@ -355,6 +356,8 @@ void run_case(uint64_t seed) {
   }
   EXPECT_EQ(frames().live(), frames_before) << "test coroutine frames leaked or double-freed";
   EXPECT_EQ(flow_frame_counters().live(), drivers_before) << "flow driver frames leaked";
+  EXPECT_EQ(task_frame_counters().live(), tasks_before)
+      << "Task frames leaked or double-freed (losers, timed-out arms, retries, peers)";
 }
 
 TEST(R18_Property, CombinatorsAgreeWithTheReferenceModel) {

@@ -1,5 +1,6 @@
-// R19 timers on virtual time: one-shot and periodic timers, the heartbeat, sleep; what they
-// survive (nothing they should not: a trap, an upgrade, an uninstall) and what stops them.
+// R19 timers on virtual time: one-shot and periodic timers, the heartbeat, ctx.sleep; what they
+// survive (nothing they should not: a trap, an upgrade, an uninstall) and what stops them; a
+// timer that lost a with_timeout is released at once.
 #include <gtest/gtest.h>
 
 #include <canopy/canopy.hpp>
@@ -62,10 +63,10 @@ struct Clock : Canister<ClockState> {
   }
   Task<uint64_t> sleep_for(Ctx& ctx, int64_t ms) {
     const uint64_t t0 = ctx.time_ms();
-    (void)co_await sleep(ctx, std::chrono::milliseconds(ms));
+    (void)co_await ctx.sleep(std::chrono::milliseconds(ms));
     co_return ctx.time_ms() - t0;
   }
-  Task<void> sleep_negative(Ctx& ctx) { (void)co_await sleep(ctx, -1ms); }
+  Task<void> sleep_negative(Ctx& ctx) { (void)co_await ctx.sleep(-1ms); }
   void arm_many(Ctx& ctx, uint64_t n) {
     for (uint64_t i = 0; i < n; ++i)
       ctx.set_timer(1'000, "tick_once");
@@ -187,6 +188,86 @@ TEST(R19_Sleep, ResumesAtTheFirstRoundAtOrAfterTheDeadline) {
   auto neg = f.rt.update<void>(f.clock, "sleep_negative");
   ASSERT_FALSE(neg.has_value());
   EXPECT_NE(neg.error().message.find("sleep needs a duration >= 0, got -1 ms"), std::string::npos);
+}
+
+// ---- R19: a timer that lost a with_timeout is released at once ----
+
+struct QuickState {
+  CanisterId peer;
+  template <class A>
+  void serialize(A& ar) {
+    ar(peer);
+  }
+};
+
+struct Quick : Canister<QuickState> {
+  static void methods(Methods<Quick>& m) {
+    m.update("set_peer", &Quick::set_peer);
+    m.update("quick", &Quick::quick);
+    m.update("quick_no_reply", &Quick::quick_no_reply);
+  }
+  void set_peer(Ctx&, CanisterId p) { state().peer = p; }
+  // The call answers after 1 s; the timer would fire after 5 minutes.
+  Task<uint64_t> quick(Ctx& ctx) {
+    auto r = co_await with_timeout(
+        ctx, 5min, ctx.call<uint64_t>(state().peer, "act", Behavior{Kind::reply, 1'000, 9}));
+    co_return r ? *r : 0;
+  }
+  // Same, but the method never replies: the caller's "did not reply" (R6) comes once nothing is
+  // outstanding — right after the call, since the losing timer is released at once.
+  Task<NoReply> quick_no_reply(Ctx& ctx) {
+    (void)co_await with_timeout(
+        ctx, 5min, ctx.call<uint64_t>(state().peer, "act", Behavior{Kind::reply, 1'000, 9}));
+    co_return NoReply{};
+  }
+};
+
+struct QuickFixture {
+  QuickFixture() : rt(test_config(1)) {
+    peer = rt.install<Peer>(rt.subnet(0));
+    quick = rt.install<Quick>(rt.subnet(0));
+    EXPECT_TRUE(rt.update<void>(quick, "set_peer", peer).has_value());
+  }
+  // Ticks until answered (bounded by 60 s of virtual time); the virtual time it took.
+  uint64_t answer_time(IngressId id) {
+    const uint64_t t0 = rt.time_ms();
+    for (int i = 0; i < 600 && !rt.ingress_result(id); ++i)
+      rt.tick();
+    return rt.time_ms() - t0;
+  }
+  Runtime rt;
+  CanisterId peer;
+  CanisterId quick;
+};
+
+TEST(R19_TimerRelease, WithTimeoutThatSucceedsClosesItsCallContextAtOnce) {
+  QuickFixture f;
+  IngressId id = f.rt.submit(f.quick, "quick", encode());
+  const uint64_t took = f.answer_time(id);
+  auto r = f.rt.ingress_result(id);
+  ASSERT_TRUE(r.has_value() && r->has_value());
+  EXPECT_EQ(decode<uint64_t>(**r), 9u);
+  EXPECT_LT(took, 2'000u) << "the reply comes right after the call's";
+  // Nothing is left: the losing 5-minute timer was released when with_timeout settled.
+  EXPECT_EQ(f.rt.info(f.quick)->open_call_contexts, 0u);
+  EXPECT_EQ(f.rt.info(f.quick)->outstanding_calls, 0u);
+  const uint64_t t_answer = f.rt.time_ms();
+  f.rt.run_until_idle(20);
+  EXPECT_TRUE(f.rt.idle()) << "idle without advancing virtual time to the deadline";
+  EXPECT_LT(f.rt.time_ms() - t_answer, 2'000u);
+}
+
+TEST(R19_TimerRelease, DidNotReplyComesRightAfterTheCallNotAfterTheDeadline) {
+  QuickFixture f;
+  IngressId id = f.rt.submit(f.quick, "quick_no_reply", encode());
+  const uint64_t took = f.answer_time(id);
+  auto r = f.rt.ingress_result(id);
+  ASSERT_TRUE(r.has_value()) << "R6: no reply and nothing outstanding -> rejected";
+  ASSERT_FALSE(r->has_value());
+  EXPECT_EQ(r->error().code, RejectCode::canister_error);
+  EXPECT_NE(r->error().message.find("did not reply"), std::string::npos) << r->error().message;
+  EXPECT_LT(took, 2'000u) << "not after the 5-minute timer";
+  EXPECT_EQ(f.rt.info(f.quick)->open_call_contexts, 0u);
 }
 
 }  // namespace

@@ -48,8 +48,44 @@ bool slot_ready(CanisterRt* rt, SlotRef ref) noexcept;
 void slot_wait(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept;
 // Takes the response out of a ready slot and frees the slot.
 Result<Bytes> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund);
-// The awaiter lost interest: the response will be discarded without running user code.
+// The awaiter lost interest: the response will be discarded without running user code. A timer
+// slot (ctx.sleep) is released at once: nothing can arrive for it on the wire (R1 does not apply).
 void slot_abandon(CanisterRt* rt, SlotRef ref) noexcept;
+
+// ---- the ready queue: wake-ups run from a clean stack (R18) ----
+//
+// Each canister has a FIFO of posted wake-ups. The runtime runs them after the user code of the
+// current message execution has returned to it (after the method body / the resumed callback),
+// in the order posted, until none is left — so a woken coroutine never runs on the stack of the
+// code that woke it, and may destroy that code's frame (cancel it) safely. Then the runtime
+// checks the root of every call context that was woken (not only the executing one): a root
+// that finished replies to its caller in this execution (R6). Deterministic order (R20).
+// If the execution traps, posted wake-ups are discarded and every other call context woken in
+// it traps too (its coroutines ran, or were due to run, on state the trap rolls back, R7).
+
+// At most this many wake-ups run in one message execution (a runaway ping-pong between
+// coroutines is a bug: assertion).
+inline constexpr uint64_t ready_steps_max = uint64_t{1} << 26;
+
+// Identifies a posted wake-up, to withdraw it.
+struct ReadyTicket {
+  CanisterRt* rt = nullptr;
+  uint64_t seq = 0;
+};
+// Runs `w` later in the current message execution, from a clean stack. `cc` is the call context
+// whose coroutine `w` resumes (it may differ from the executing one). Requires a message
+// execution in progress on this thread.
+ReadyTicket post_ready(CallContext& cc, Waiter w) noexcept;
+// Withdraws a wake-up that has not run yet (its coroutine frame is going away). No-op if it ran,
+// was withdrawn or was discarded already.
+void cancel_ready(ReadyTicket t) noexcept;
+// The call context whose code runs on this thread: the execution's, or the one a posted wake-up
+// belongs to while it runs. nullptr outside message executions.
+CallContext* current_context() noexcept;
+// Makes the message execution running on this thread trap (R7) with `message` once control is
+// back in the runtime, unless it traps already. For code that cannot throw (destructors). No-op
+// outside a message execution.
+void trap_later(std::string_view message) noexcept;
 
 }  // namespace detail
 }  // namespace canopy

@@ -11,8 +11,8 @@
 // every combinator settles at once and rethrows it to its awaiter.
 //
 // Thread-safety: none needed. Everything here runs on the thread that executes the canister,
-// inside one message execution at a time. The wake-up queue is thread_local and always empty
-// between message executions (it is drained before control returns to the runtime).
+// inside one message execution at a time. Wake-ups go through the canister's ready queue
+// (canopy/detail/hooks.hpp: post_ready), which the runtime drains before the execution ends.
 #pragma once
 
 #include <atomic>
@@ -139,76 +139,47 @@ inline FlowFrameCounters flow_frame_counters() noexcept {
 
 namespace detail::flow {
 
-// ------------------------------------------------------------------ wake-up queue
+// ------------------------------------------------------------------ wake-ups
 
-// Limit on wake-ups in one drain (a runaway ping-pong between coroutines is a bug).
-inline constexpr uint64_t ready_steps_max = uint64_t{1} << 26;
-
-// A suspended coroutine waiting to be resumed by the drain. Lives inside an awaiter (so inside
-// the waiting coroutine's frame); its owner unlinks it on destruction, which is what makes it
-// safe to destroy a frame that was woken but not yet resumed.
+// A suspended coroutine waiting to be woken (by a Stream push/close, or Scope::cancel for its
+// joiner). Lives inside an awaiter, so inside the waiting coroutine's frame. Waking posts it to
+// the canister's ready queue (detail::post_ready): it is resumed after the code that woke it has
+// returned to the runtime, from a clean stack, in FIFO order (R20). Its owner withdraws it on
+// destruction, which is what makes it safe to destroy a frame that was woken but not yet resumed.
 struct ReadyNode {
   std::coroutine_handle<> handle{};
-  ReadyNode* prev = nullptr;
-  ReadyNode* next = nullptr;
+  CallContext* cc = nullptr;  // the call context whose coroutine `handle` is
+  ReadyTicket ticket{};
   bool queued = false;
-};
 
-// FIFO of woken coroutines (deterministic order, R20), drained by the outermost waker
-// (a trampoline: wake-ups that happen while draining are queued, never nested).
-class ReadyQueue {
- public:
-  static ReadyQueue& local() noexcept {
-    thread_local ReadyQueue q;
-    return q;
+  // Call at suspension: remembers the coroutine and the call context it runs in.
+  void arm(std::coroutine_handle<> h) noexcept {
+    handle = h;
+    cc = current_context();
+    CANOPY_ASSERT(cc != nullptr, "flow: a coroutine suspended outside a message execution");
   }
-  void push(ReadyNode* n) noexcept {
-    CANOPY_ASSERT(!n->queued, "flow: a coroutine woken twice");
-    n->prev = tail_;
-    n->next = nullptr;
-    if (tail_ != nullptr) {
-      tail_->next = n;
-    } else {
-      head_ = n;
-    }
-    tail_ = n;
-    n->queued = true;
+  // Wakes the coroutine: it will be resumed from the ready queue. Outside a message execution
+  // (a frame torn down by an upgrade) there is nothing to run it: the wake-up is dropped.
+  void post() noexcept {
+    CANOPY_ASSERT(!queued, "flow: a coroutine woken twice");
+    CANOPY_ASSERT(handle && cc != nullptr, "flow: waking a coroutine that is not suspended");
+    if (current_context() == nullptr) return;
+    queued = true;
+    ticket = post_ready(*cc, Waiter{&ReadyNode::fire, this, 0});
   }
-  void unlink(ReadyNode* n) noexcept {
-    if (!n->queued) return;
-    if (n->prev != nullptr) {
-      n->prev->next = n->next;
-    } else {
-      head_ = n->next;
-    }
-    if (n->next != nullptr) {
-      n->next->prev = n->prev;
-    } else {
-      tail_ = n->prev;
-    }
-    n->prev = n->next = nullptr;
-    n->queued = false;
-  }
-  bool draining() const noexcept { return draining_; }
-  bool empty() const noexcept { return head_ == nullptr; }
-  // Resumes queued coroutines in FIFO order until none is left. A no-op when called from inside
-  // a drain (the outer drain picks up what was queued).
-  void drain() noexcept {
-    if (draining_) return;
-    draining_ = true;
-    for (uint64_t steps = 0; head_ != nullptr; ++steps) {
-      CANOPY_ASSERT(steps < ready_steps_max, "flow: runaway wake-ups in one message execution");
-      ReadyNode* n = head_;
-      unlink(n);
-      n->handle.resume();
-    }
-    draining_ = false;
+  // Withdraws a pending wake-up (the frame holding this node is going away).
+  void withdraw() noexcept {
+    if (!queued) return;
+    queued = false;
+    cancel_ready(ticket);
   }
 
  private:
-  ReadyNode* head_ = nullptr;
-  ReadyNode* tail_ = nullptr;
-  bool draining_ = false;
+  static void fire(void* self, uint64_t) noexcept {
+    auto* n = static_cast<ReadyNode*>(self);
+    n->queued = false;
+    n->handle.resume();  // may destroy the node's frame: nothing touches `n` afterwards
+  }
 };
 
 // ------------------------------------------------------------------ driver coroutine
@@ -361,7 +332,7 @@ class DriverArm {
   }
   DriverArm& operator=(DriverArm&&) = delete;
   ~DriverArm() {
-    if (driver_) driver_.destroy();
+    if (driver_) detail::destroy_frame(driver_);
   }
 
   void start(CoreBase* core, size_t index) {
@@ -381,8 +352,7 @@ class DriverArm {
   // of it runs; the calls it awaits are dropped: their responses are discarded, R18).
   void cancel() noexcept {
     if (state_ == ArmState::running) {
-      driver_.destroy();
-      driver_ = {};
+      detail::destroy_frame(std::exchange(driver_, {}));
       state_ = ArmState::cancelled;
     } else if (state_ == ArmState::idle) {
       arm_.reset();

@@ -29,8 +29,10 @@
 // message, never a hang.
 //
 // Contract (seed 001): parallel arms share no data; results are available after the co_await.
-// Arms must not wake one another (e.g. one arm pushing to a Stream another arm awaits) except
-// through `co_await stream.push(x)`, which suspends the pusher while the woken run.
+// When arms do talk (one pushes to a Stream another awaits), the woken arm runs from the
+// canister's ready queue, after the pusher has suspended or finished — never on its stack — so
+// it may settle the combinator and cancel the pusher safely, whether the pusher wrote
+// `stream.push(x);` or `co_await stream.push(x);`.
 //
 // Thread-safety: a combinator is used by one coroutine, on its canister's thread.
 #pragma once
@@ -523,7 +525,8 @@ auto race(std::vector<A> arms) {
 // timer (ctx.sleep_ms, R15/R19). Yields the arm's Result<V>, or, if the timer fires first,
 // SYS_UNKNOWN: like an expired bounded-wait call (R10), the system stopped waiting and the
 // outcome is unknown. The loser is cancelled (a Call's response is discarded; a timer that lost
-// still fires at its deadline and is discarded). If the timer cannot be set (callback quota) it
+// is released at once, so `with_timeout(ctx, 5min, call)` that succeeds after 1 s leaves nothing
+// open for the remaining 5 minutes). If the timer cannot be set (callback quota) it
 // yields that SYS_TRANSIENT. The timeout must be positive: 0 or negative is a Trap.
 template <Arm A>
 auto with_timeout(Ctx& ctx, std::chrono::milliseconds timeout, A arm) {
@@ -534,7 +537,7 @@ auto with_timeout(Ctx& ctx, std::chrono::milliseconds timeout, A arm) {
   using H = detail::flow::holder_t<A>;
   using Store = detail::flow::TupStore<H, detail::flow::CallArm<void>>;
   return detail::flow::WithTimeout<H>(
-      Store(std::in_place, std::move(arm), ctx.sleep_ms(static_cast<uint64_t>(timeout.count()))),
+      Store(std::in_place, std::move(arm), ctx.sleep(timeout)),
       timeout.count());
 }
 template <Arm A>

@@ -1,7 +1,6 @@
-// canopy/flow/retry.hpp — R19 on the coroutine side: sleep on virtual time, and retries of
-// transient failures from a timer with backoff.
+// canopy/flow/retry.hpp — R19 on the coroutine side: retries of transient failures from a timer
+// with backoff. (Sleeping on virtual time is on Ctx: `co_await ctx.sleep(250ms)`, canopy/ctx.hpp.)
 //
-//   co_await sleep(ctx, 250ms);                         // = ctx.sleep_ms(250), validated
 //   auto r = co_await retry(ctx, RetryPolicy{}, [&] { return ctx.call<void>(callee, "ping"); });
 //
 // Why a timer: a SYS_TRANSIENT failure (R2: the per-pair queue is full) does not go away within
@@ -35,15 +34,6 @@
 #include "canopy/flow/arms.hpp"
 
 namespace canopy {
-
-// co_await sleep(ctx, d): resumes at the first round whose virtual time is at least now + d
-// (d = 0: the next round). A negative d is a Trap.
-inline Call<void> sleep(Ctx& ctx, std::chrono::milliseconds d) {
-  if (d.count() < 0) {
-    throw Trap("R19: sleep needs a duration >= 0, got " + std::to_string(d.count()) + " ms");
-  }
-  return ctx.sleep_ms(static_cast<uint64_t>(d.count()));
-}
 
 inline bool is_transient(const Reject& r) noexcept {
   return r.code == RejectCode::sys_transient;

@@ -9,15 +9,28 @@
 //   for (auto peer : peers) scope.spawn(ask(ctx, peer, acks));  // ask() pushes into acks
 //   co_await with_timeout(ctx, 1000ms, acks.size_at_least(10));
 //   scope.cancel();          // the rest lose: their responses are discarded (R1, R18)
-//   co_await scope.join();   // always join before the call context's root ends
+//   co_await scope.join();   // a Scope must be joined (or cancelled) before its owner goes on
 //
 // No detached work: nothing spawned outlives its Scope. `cancel()` destroys every unfinished arm
 // where it is suspended (Task: destructors run, no statement does; Call: dropped, its response
 // arrives later and is discarded without running user code; the call context stays open until it
-// has arrived). Destroying a Scope cancels what is left — this is what happens when the owning
-// frame is destroyed (the method trapped, lost a race, or the canister was upgraded). An
-// exception escaping a spawned arm cancels the other arms and is rethrown by join() (a trap,
-// R7, unless caught). `cancel()` and `join()` belong to the owner, not to the spawned arms.
+// has arrived). An exception escaping a spawned arm cancels the other arms and is rethrown by
+// join() (a trap, R7, unless caught). `cancel()` and `join()` belong to the owner, not to the
+// spawned arms.
+//
+// A Scope must be joined. C++ cannot await in a destructor (no implicit join as in Trio or
+// Kotlin), so what a Scope does when it is destroyed depends on why:
+// - Its owner is going away — its frame is destroyed while suspended (the method trapped, lost a
+//   race, was cancelled; the canister was upgraded or uninstalled), or an exception is unwinding
+//   it: the unfinished arms are cancelled, silently. Structured concurrency: the children go
+//   with their parent, and there is nobody left to join them.
+// - Its owner went on without join() — the Scope goes out of scope normally (the code returned,
+//   the block ended) while arms still run, or with an arm's exception that join() never
+//   rethrew: that is a bug that would silently lose work (Aqua's `co` has no detached work, and
+//   canopy has none either), so the arms are cancelled AND the message execution traps (R7: its
+//   state changes and calls are rolled back; the caller gets CANISTER_ERROR "R18: a Scope was
+//   destroyed without join() ..."). A Scope whose arms all finished (or were cancelled) with no
+//   exception pending may be dropped without join(): nothing is lost.
 //
 // for_each_par(items, fn, max_in_flight): fan-out with a concurrency cap. fn(item) returns an
 // arm (a Call<R>, a Task<T>, ...); at most max_in_flight arms run at once, the next starts when
@@ -50,9 +63,22 @@ inline constexpr size_t scope_tasks_max_default = 1'000'000;
 class Scope {
  public:
   explicit Scope(size_t tasks_max = scope_tasks_max_default) : max_(tasks_max) {}
+  // See "A Scope must be joined" above.
   ~Scope() {
+    const bool owner_went_on =
+        detail::frame_teardown_depth == 0 && std::uncaught_exceptions() <= uncaught_at_start_;
+    const size_t unfinished = active_.size();
+    std::exception_ptr lost = std::exchange(sink_.exception, {});
     cancel_all();
     reap();
+    if (owner_went_on && (unfinished != 0 || lost)) {
+      std::string why = unfinished != 0
+                            ? std::to_string(unfinished) + " spawned arm(s) still running"
+                            : "a spawned arm threw: " + what(lost);
+      detail::trap_later("R18: a Scope was destroyed without join() (" + why +
+                         "); co_await scope.join() (after scope.cancel() to stop the arms) "
+                         "before its owner goes on");
+    }
   }
   Scope(const Scope&) = delete;
   Scope& operator=(const Scope&) = delete;
@@ -81,12 +107,12 @@ class Scope {
     JoinAwaiter& operator=(const JoinAwaiter&) = delete;
     ~JoinAwaiter() {
       if (scope_->joiner_ == this) scope_->joiner_ = nullptr;
-      detail::flow::ReadyQueue::local().unlink(&node_);
+      node_.withdraw();
     }
     bool await_ready() const noexcept { return scope_->active_.empty(); }
     void await_suspend(std::coroutine_handle<> h) noexcept {
       CANOPY_ASSERT(scope_->joiner_ == nullptr, "R18: a Scope joined twice at once");
-      node_.handle = h;
+      node_.arm(h);
       scope_->joiner_ = this;
     }
     void await_resume() {
@@ -104,15 +130,11 @@ class Scope {
   // Resumes when no spawned arm is running; rethrows the first exception of a spawned arm.
   JoinAwaiter join() noexcept { return JoinAwaiter(this); }
 
-  // Cancels every unfinished arm (see above); a pending join() then completes.
+  // Cancels every unfinished arm (see above); a pending join() then completes (its coroutine
+  // is resumed from the ready queue, after the code calling cancel() returned to the runtime).
   void cancel() noexcept {
     cancel_all();
-    if (joiner_ != nullptr) {
-      JoinAwaiter* j = std::exchange(joiner_, nullptr);
-      auto& q = detail::flow::ReadyQueue::local();
-      q.push(&j->node_);
-      q.drain();
-    }
+    if (joiner_ != nullptr) std::exchange(joiner_, nullptr)->node_.post();
   }
 
   size_t active() const noexcept { return active_.size(); }
@@ -135,12 +157,21 @@ class Scope {
   void cancel_all() noexcept {
     // Destroying an arm never resumes anything, so active_ cannot change under us.
     for (detail::flow::DriverHandle h : active_)
-      h.destroy();
+      detail::destroy_frame(h);
     cancelled_ += active_.size();
     active_.clear();
   }
   void reap() noexcept {
-    if (zombie_) std::exchange(zombie_, {}).destroy();
+    if (zombie_) detail::destroy_frame(std::exchange(zombie_, {}));
+  }
+  static std::string what(const std::exception_ptr& e) noexcept {
+    try {
+      std::rethrow_exception(e);
+    } catch (const std::exception& x) {
+      return x.what();
+    } catch (...) {
+      return "unknown exception";
+    }
   }
   // A spawned arm finished: its driver is suspended at its final point.
   static std::coroutine_handle<> task_done(void* owner, size_t index) noexcept {
@@ -170,6 +201,7 @@ class Scope {
   size_t max_;
   uint64_t spawned_ = 0;
   uint64_t cancelled_ = 0;
+  int uncaught_at_start_ = std::uncaught_exceptions();
 };
 
 namespace detail::flow {

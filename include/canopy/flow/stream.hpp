@@ -14,23 +14,31 @@
 // of the element count they wait for, then in the order they started waiting (deterministic,
 // R20). Elements are never removed; references returned by operator[] stay valid (deque).
 //
-// Waking: `co_await s.push(x)` appends x, then suspends the pusher while the coroutines it woke
-// run (FIFO), then resumes it — so a woken coroutine may cancel the pusher safely (e.g. the join
-// of traverse_peers cancelling the remaining arms). Plain `s.push(x);` (from ordinary code: a
-// method body, a timer) runs the woken coroutines before it returns; inside a coroutine that can
-// be cancelled, prefer the co_await form. push beyond the bound, or after close(), is a Trap.
+// Waking: a push (or close) that satisfies waiters posts them to the canister's ready queue: they
+// run after the code that pushed has returned to the runtime (it finished, or suspended), from a
+// clean stack, in FIFO order — never on the pusher's stack. So any pusher may be cancelled by
+// what it woke (e.g. the join of traverse_peers cancelling the remaining arms): plain
+// `s.push(x);` is safe anywhere — a method body, a timer, an arm of a race. `co_await s.push(x)`
+// also suspends the pusher until the coroutines it woke have run (it resumes after them), which
+// keeps "the readers see x before the writer goes on" explicit. push beyond the bound, or after
+// close(), is a Trap.
 //
 // Ownership and threads: a Stream lives in a coroutine frame (usually the method's root task)
-// and is shared by reference with the tasks of that call context; it is not canister state (not
-// copyable, not serializable). It must outlive its waiters, or they are detached and never woken.
-// Waking a coroutine of another call context is not supported yet (the runtime only notices the
-// completion of the executing context's root; see docs/combinators.md).
+// and is shared by reference; it is not canister state (not copyable, not serializable). Its
+// waiters may belong to other call contexts of the same canister (e.g. a method awaits a Stream
+// that a later method pushes to): the runtime checks the root of every context a wake-up ran in,
+// so a method whose root finishes that way replies to its caller in that same execution. If the
+// execution that woke it traps, the woken context traps too (R7). A woken wait's outcome (the
+// element, the size, or the "closed" failure) is fixed when it is woken, so the woken coroutine
+// may run after the Stream is gone. A Stream must outlive its suspended waiters, or they are
+// detached and never woken. Used on its canister's thread only.
 #pragma once
 
 #include <coroutine>
 #include <cstddef>
 #include <deque>
 #include <map>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,34 +82,23 @@ class Stream {
   auto end() const noexcept { return items_.end(); }
   std::vector<T> snapshot() const { return std::vector<T>(items_.begin(), items_.end()); }
 
-  // Returned by push(): `co_await` it (suspends the pusher while the woken run) or discard it
-  // (the woken run before the statement ends).
+  // Returned by push(): `co_await` it (the pusher resumes after the coroutines it woke have
+  // run) or discard it (they run once the pusher's code has returned to the runtime).
   class PushAwaiter {
    public:
     explicit PushAwaiter(bool woke) noexcept : woke_(woke) {}
     PushAwaiter(const PushAwaiter&) = delete;
     PushAwaiter& operator=(const PushAwaiter&) = delete;
-    ~PushAwaiter() {
-      auto& q = detail::flow::ReadyQueue::local();
-      q.unlink(&node_);
-      if (woke_ && !awaited_) q.drain();  // plain push
-    }
-    bool await_ready() noexcept {
-      awaited_ = true;
-      // Inside a drain the woken wait their turn: the pusher runs on until it suspends.
-      return !woke_ || detail::flow::ReadyQueue::local().draining();
-    }
+    ~PushAwaiter() { node_.withdraw(); }
+    bool await_ready() const noexcept { return !woke_; }
     void await_suspend(std::coroutine_handle<> h) noexcept {
-      node_.handle = h;
-      auto& q = detail::flow::ReadyQueue::local();
-      q.push(&node_);  // after the woken: resumed once they have suspended
-      q.drain();       // may destroy this frame; nothing here touches `this` afterwards
+      node_.arm(h);
+      node_.post();  // after the woken: resumed once they have run
     }
     void await_resume() noexcept {}
 
    private:
     bool woke_;
-    bool awaited_ = false;
     detail::flow::ReadyNode node_;
   };
 
@@ -118,7 +115,7 @@ class Stream {
   void close() {
     if (closed_) return;
     closed_ = true;
-    if (wake()) detail::flow::ReadyQueue::local().drain();
+    wake();
   }
 
   // Awaitable: Result<T> — a copy of element n (0-based) once it exists.
@@ -145,21 +142,25 @@ class Stream {
   }
 
  private:
+  // A wait's outcome is fixed when it is woken (settle), while the Stream is surely alive: the
+  // woken coroutine runs later, from the ready queue, and the Stream may be gone by then (e.g.
+  // another woken coroutine owned it and finished first).
   struct WaitBase {
-    WaitBase(Stream* s, size_t n) noexcept : stream(s), need(n) {}
-    WaitBase(WaitBase&& o) noexcept : stream(o.stream), need(o.need) {
+    WaitBase(Stream* s, size_t n, bool wants_item) noexcept
+        : stream(s), need(n), want_item(wants_item) {}
+    WaitBase(WaitBase&& o) noexcept : stream(o.stream), need(o.need), want_item(o.want_item) {
       CANOPY_ASSERT(!o.registered && !o.node.queued, "moving a Stream wait that is suspended");
     }
     WaitBase& operator=(WaitBase&&) = delete;
     ~WaitBase() {
       if (registered && stream != nullptr) stream->waiters_.erase(it);
-      detail::flow::ReadyQueue::local().unlink(&node);
+      node.withdraw();
     }
     bool await_ready() const noexcept {
       return stream == nullptr || stream->items_.size() >= need || stream->closed_;
     }
     void await_suspend(std::coroutine_handle<> h) noexcept {
-      node.handle = h;
+      node.arm(h);
       it = stream->waiters_.emplace(need, this);
       registered = true;
     }
@@ -170,48 +171,68 @@ class Stream {
                          "stream closed with " + std::to_string(stream->items_.size()) +
                              " elements; waited for " + std::to_string(need) + " (R18)");
     }
+    // Fixes the outcome: the status, the size and (for at()) a copy of the element.
+    void settle() {
+      status = check();
+      if (status) {
+        size_seen = stream->items_.size();
+        if (want_item) item.emplace(stream->items_[need - 1]);
+      }
+      settled = true;
+    }
+    Result<void> outcome() {
+      if (!settled) settle();  // not suspended: the Stream is alive
+      return status;
+    }
 
     Stream* stream;
     size_t need;
+    bool want_item;
     detail::flow::ReadyNode node;
     typename std::multimap<size_t, WaitBase*>::iterator it{};
     bool registered = false;
+    bool settled = false;
+    Result<void> status;
+    size_t size_seen = 0;
+    std::optional<T> item;
   };
 
  public:
   class AtAwaiter : private WaitBase {
    public:
-    AtAwaiter(Stream* s, size_t n) noexcept : WaitBase(s, n + 1) {}
+    AtAwaiter(Stream* s, size_t n) noexcept : WaitBase(s, n + 1, true) {}
     using WaitBase::await_ready;
     using WaitBase::await_suspend;
     Result<T> await_resume() {
-      Result<void> ok = this->check();
+      Result<void> ok = this->outcome();
       if (!ok) return tl::unexpected<Reject>(ok.error());
-      return this->stream->items_[this->need - 1];
+      return std::move(*this->item);
     }
   };
   class SizeAwaiter : private WaitBase {
    public:
-    SizeAwaiter(Stream* s, size_t k) noexcept : WaitBase(s, k) {}
+    SizeAwaiter(Stream* s, size_t k) noexcept : WaitBase(s, k, false) {}
     using WaitBase::await_ready;
     using WaitBase::await_suspend;
+    // The size when the wait was satisfied (at least k).
     Result<size_t> await_resume() {
-      Result<void> ok = this->check();
+      Result<void> ok = this->outcome();
       if (!ok) return tl::unexpected<Reject>(ok.error());
-      return this->stream->items_.size();
+      return this->size_seen;
     }
   };
 
  private:
-  // Moves the satisfied waiters (all of them once closed) to the ready queue.
+  // Settles the satisfied waiters (all of them once closed) and posts them to the ready queue.
+  // Bounded by the number of waiters.
   bool wake() {
     bool woke = false;
-    auto& q = detail::flow::ReadyQueue::local();
     while (!waiters_.empty() && (closed_ || waiters_.begin()->first <= items_.size())) {
       WaitBase* w = waiters_.begin()->second;
+      w->settle();  // may copy an element (and throw: a trap); then nothing else changed
       waiters_.erase(waiters_.begin());
       w->registered = false;
-      q.push(&w->node);
+      w->node.post();
       woke = true;
     }
     return woke;
