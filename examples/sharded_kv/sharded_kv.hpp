@@ -23,6 +23,8 @@
 
 #include <cereal/types/optional.hpp>
 #include <cstdint>
+#include <cstdio>
+#include <map>
 #include <optional>
 #include <string>
 #include <utility>
@@ -31,6 +33,13 @@
 namespace examples::sharded_kv {
 
 using Values = std::vector<std::optional<std::string>>;
+
+// The key of the i-th entry of the demos and benchmarks: zero-padded, so key order is numeric.
+inline std::string key_name(uint64_t i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "key-%08llu", static_cast<unsigned long long>(i));
+  return buf;
+}
 
 // Deterministic key → shard placement (FNV-1a; std::hash may differ between builds).
 inline size_t shard_of(const std::string& key, size_t shards) {
@@ -112,6 +121,16 @@ struct Shard : canopy::Canister<ShardState> {
   canopy::Task<uint64_t> call_from_query(canopy::Ctx& ctx, canopy::CanisterId other) {
     auto r = co_await ctx.call<uint64_t>(other, "size");
     co_return r ? *r : 0;
+  }
+};
+
+// The same `get` over a plain std::map state: every per-call-edge copy costs the whole map
+// (the baseline the PMap shard is measured against in the demo and the benchmark).
+struct StdShard : canopy::Canister<std::map<std::string, std::string>> {
+  static void methods(canopy::Methods<StdShard>& m) { m.query("get", &StdShard::get); }
+  std::optional<std::string> get(canopy::Ctx&, std::string key) {
+    auto it = state().find(key);
+    return it == state().end() ? std::nullopt : std::optional<std::string>(it->second);
   }
 };
 

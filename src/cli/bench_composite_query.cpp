@@ -34,9 +34,11 @@ namespace {
 
 using examples::sharded_kv::CallOutcome;
 using examples::sharded_kv::Frontend;
+using examples::sharded_kv::key_name;
 using examples::sharded_kv::Shard;
 using examples::sharded_kv::shard_of;
 using examples::sharded_kv::ShardState;
+using examples::sharded_kv::StdShard;
 using examples::sharded_kv::Values;
 
 std::atomic<uint64_t> g_heap_peak{0};
@@ -68,14 +70,6 @@ struct HeavyTree : Canister<std::vector<uint64_t>> {
   }
 };
 
-struct StdShard : Canister<std::map<std::string, std::string>> {
-  static void methods(Methods<StdShard>& m) { m.query("get", &StdShard::get); }
-  std::optional<std::string> get(Ctx&, std::string key) {
-    auto it = state().find(key);
-    return it == state().end() ? std::nullopt : std::optional<std::string>(it->second);
-  }
-};
-
 struct Options {
   bool json = false;
   std::string sizes = "10000,100000,1000000";
@@ -91,40 +85,6 @@ struct Options {
   int64_t lookup = 16;
 };
 
-void check_range(const char* name, int64_t v, int64_t lo, int64_t hi) {
-  if (v < lo || v > hi)
-    throw UsageError(fmt::format("{} must be in {}..{} (got {})", name, lo, hi, v));
-}
-
-std::vector<uint64_t> parse_sizes(const std::string& s) {
-  std::vector<uint64_t> out;
-  std::stringstream in(s);
-  std::string part;
-  for (int i = 0; i < 16 && std::getline(in, part, ','); ++i) {
-    uint64_t v = 0;
-    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v < 1 ||
-        v > 10'000'000)
-      throw UsageError(
-          fmt::format("--sizes: each size must be an integer in 1..10000000 (got '{}')", part));
-    out.push_back(v);
-  }
-  if (out.empty() || std::getline(in, part, ','))
-    throw UsageError("--sizes must list 1..16 sizes, e.g. 10000,100000,1000000");
-  return out;
-}
-
-std::string key_name(uint64_t i) {
-  return fmt::format("key-{:08}", i);
-}
-double round3(double x) {
-  return std::round(x * 1000.0) / 1000.0;
-}
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
 double since_s(std::chrono::steady_clock::time_point t0) {
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
@@ -155,7 +115,7 @@ CopyResult measure_copy(uint64_t n, int64_t repeats, Build build) {
 nlohmann::ordered_json bench_copy(const Options& o, std::string& text) {
   nlohmann::ordered_json rows = nlohmann::ordered_json::array();
   text += "per-edge state copy against state size (median of the copy made for one call edge):\n";
-  for (uint64_t n : parse_sizes(o.sizes)) {
+  for (uint64_t n : parse_u64_list(o.sizes, "--sizes", 1, 10'000'000, 16, "10000,100000,1000000")) {
     progress(fmt::format("bench composite-query: copy cost, {} keys", n));
     auto p = measure_copy<Shard>(n, o.copy_repeats, [](uint64_t k) {
       ShardState st;
@@ -376,17 +336,7 @@ void setup(CLI::App& app) {
   app.add_option("--shards", o->shards, "shards (qps)")->capture_default_str();
   app.add_option("--keys", o->keys, "keys over the shards (qps)")->capture_default_str();
   app.add_option("--lookup", o->lookup, "keys per get_many (qps)")->capture_default_str();
-  app.callback([o]() {
-    try {
-      run_bench(*o);
-    } catch (const UsageError&) {
-      throw;
-    } catch (const std::exception& e) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "canopy: bench composite-query: %s\n", e.what());
-      std::exit(1);
-    }
-  });
+  app.callback(guarded("bench composite-query", [o] { run_bench(*o); }));
 }
 
 const Register registered{Command{"bench", "composite-query",

@@ -198,12 +198,6 @@ Scenario run_parallel(const Config& cfg, const std::string& name, const std::str
   return s;
 }
 
-void check_range(const char* name, int64_t v, int64_t lo, int64_t hi) {
-  if (v < lo || v > hi) {
-    throw UsageError(fmt::format("{} must be in {}..{} (got {})", name, lo, hi, v));
-  }
-}
-
 void run_demo(const Options& o) {
   check_range("--subnets", o.subnets, 2, subnets_max);
   check_range("--threads", o.threads, 1, threads_max);

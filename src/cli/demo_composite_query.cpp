@@ -43,9 +43,11 @@ namespace {
 
 using examples::sharded_kv::CallOutcome;
 using examples::sharded_kv::Frontend;
+using examples::sharded_kv::key_name;
 using examples::sharded_kv::Shard;
 using examples::sharded_kv::shard_of;
 using examples::sharded_kv::ShardState;
+using examples::sharded_kv::StdShard;
 using examples::sharded_kv::Values;
 using examples::sharded_kv::WriteRead;
 
@@ -56,14 +58,6 @@ constexpr int64_t copy_keys_max = 10'000'000;
 constexpr int64_t copy_repeats_max = 100'000;
 
 // The same shard with a std::map: every copy is O(n) (the contrast to PMap).
-struct StdShard : Canister<std::map<std::string, std::string>> {
-  static void methods(Methods<StdShard>& m) { m.query("get", &StdShard::get); }
-  std::optional<std::string> get(Ctx&, std::string key) {
-    auto it = state().find(key);
-    return it == state().end() ? std::nullopt : std::optional<std::string>(it->second);
-  }
-};
-
 struct Options {
   bool json = false;
   int64_t shards = 4;
@@ -75,40 +69,6 @@ struct Options {
   std::string seed = "0";
 };
 
-void check_range(const char* name, int64_t v, int64_t lo, int64_t hi) {
-  if (v < lo || v > hi)
-    throw UsageError(fmt::format("{} must be in {}..{} (got {})", name, lo, hi, v));
-}
-
-uint64_t parse_u64(const std::string& s, const char* name) {
-  uint64_t v = 0;
-  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (s.empty() || ec != std::errc() || end != s.data() + s.size())
-    throw UsageError(fmt::format("{} must be an integer in 0..{} (got '{}')", name, UINT64_MAX, s));
-  return v;
-}
-
-std::vector<uint64_t> parse_sizes(const std::string& s) {
-  std::vector<uint64_t> out;
-  std::stringstream in(s);
-  std::string part;
-  for (int i = 0; i < 16 && std::getline(in, part, ','); ++i) {
-    uint64_t v = 0;
-    const auto [end, ec] = std::from_chars(part.data(), part.data() + part.size(), v);
-    if (part.empty() || ec != std::errc() || end != part.data() + part.size() || v < 1 ||
-        v > static_cast<uint64_t>(copy_keys_max))
-      throw UsageError(fmt::format("--copy-sizes: each size must be an integer in 1..{} (got '{}')",
-                                   copy_keys_max, part));
-    out.push_back(v);
-  }
-  if (out.empty() || std::getline(in, part, ','))
-    throw UsageError("--copy-sizes must list 1..16 sizes, e.g. 10000,1000000");
-  return out;
-}
-
-std::string key_name(uint64_t i) {
-  return fmt::format("key-{:08}", i);
-}
 
 nlohmann::ordered_json reject_json(RejectCode code, const std::string& message) {
   return {{"code", static_cast<int>(code)},
@@ -159,15 +119,6 @@ struct Store {
   CanisterId frontend;
 };
 
-double median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-double round3(double x) {
-  return std::round(x * 1000.0) / 1000.0;
-}
-
 // Median per-edge copy time (µs) of a shard of `keys` keys, state type chosen by C.
 template <class C, class BuildState>
 double copy_cost_us(uint64_t keys, int64_t repeats, uint64_t seed, BuildState build) {
@@ -199,7 +150,7 @@ void run_demo(const Options& o) {
   check_range("--copy-repeats", o.copy_repeats, 1, copy_repeats_max);
   check_range("--depth-max", o.depth_max, 1, 64);
   const uint64_t seed = parse_u64(o.seed, "--seed");
-  const std::vector<uint64_t> sizes = parse_sizes(o.copy_sizes);
+  const std::vector<uint64_t> sizes = parse_u64_list(o.copy_sizes, "--copy-sizes", 1, copy_keys_max, 16, "10000,1000000");
 
   Config cfg;
   cfg.subnets = 2;  // the remote shard for the cross-subnet reject
@@ -424,17 +375,7 @@ void setup(CLI::App& app) {
   app.add_option("--depth-max", o->depth_max, "composite_query_depth_max (R17)")
       ->capture_default_str();
   app.add_option("--seed", o->seed, "simulation seed, 0..2^64-1")->capture_default_str();
-  app.callback([o]() {
-    try {
-      run_demo(*o);
-    } catch (const UsageError&) {
-      throw;
-    } catch (const std::exception& e) {
-      std::fflush(stdout);
-      std::fprintf(stderr, "canopy: demo composite-query: %s\n", e.what());
-      std::exit(1);
-    }
-  });
+  app.callback(guarded("demo composite-query", [o] { run_demo(*o); }));
 }
 
 const Register registered{Command{"demo", "composite-query",

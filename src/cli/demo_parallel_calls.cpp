@@ -68,11 +68,6 @@ struct RunOutcome {
 
 const char* mode_name(bool parallel) { return parallel ? "parallel" : "sequential"; }
 
-void check_range(const char* name, int64_t v, int64_t lo, int64_t hi) {
-  if (v < lo || v > hi)
-    throw UsageError(fmt::format("{} must be in {}..{} (got {})", name, lo, hi, v));
-}
-
 std::vector<RunSpec> plan(const Options& o) {
   std::vector<RunSpec> runs;
   const bool one = o.subnets == 0 || o.subnets == 1;
