@@ -27,6 +27,8 @@
 #include <tuple>
 #include <vector>
 
+#include "canopy/reject.hpp"
+
 namespace canopy {
 
 using Bytes = std::vector<uint8_t>;
@@ -167,6 +169,25 @@ T decode(const Bytes& bytes) {
     decode_tuple<>(bytes);
   } else {
     return std::get<0>(decode_tuple<T>(bytes));
+  }
+}
+
+// The typed outcome of a call, an update or a query from its raw outcome: a reject stays the
+// same reject; a reply that does not decode as `R` becomes SYS_FATAL "reply could not be
+// decoded: ..." (never an exception). Used by Runtime, RealtimeDriver and QueryService.
+template <class R>
+Result<R> decode_result(const Result<Bytes>& raw) {
+  if (!raw) return tl::unexpected<Reject>(raw.error());
+  try {
+    if constexpr (std::is_void_v<R>) {
+      decode<void>(*raw);
+      return {};
+    } else {
+      return decode<R>(*raw);
+    }
+  } catch (const MalformedPayload& e) {
+    return make_reject(RejectCode::sys_fatal, std::string("reply could not be decoded: ") +
+                                                  e.what());
   }
 }
 

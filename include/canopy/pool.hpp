@@ -19,7 +19,7 @@
 //   value                the job returned (the value crosses the boundary encoded, like a reply)
 //   CANISTER_ERROR       the job threw; the message names the pool and the exception
 //   SYS_TRANSIENT        the pool was full (threads + queue_capacity jobs in it), or shut down
-//   DESTINATION_INVALID  synchronous: no pool of that name (or no pools attached to the runtime)
+//   DESTINATION_INVALID  synchronous: no pool of that name (or the runtime has no pools)
 //   SYS_FATAL            synchronous: declared_cost_rounds > Config::offload_cost_rounds_max
 // A query cannot offload (R16): it traps. (`offload(ctx, pool, lambda)` is the general form;
 // inside a co_await with g++ 12, see offload_with below.)
@@ -49,21 +49,23 @@
 // may run its jobs at a lower priority (PoolConfig::nice). What oneTBB needs, and canopy does:
 //   - workers: the process has at most max_allowed_parallelism - 1 of them (1 on a 2-core
 //     machine, by default), shared by every arena. canopy keeps one process-wide
-//     tbb::global_control at 1 + the sum of all live leases (src/pool/tbb_threads.hpp: every
-//     pool's threads, and the executor's workers once it takes a lease too), so a pool of 2
+//     tbb::global_control at 1 + the sum of all live leases (src/core/tbb_threads.hpp: every
+//     pool's threads, and the round executor's Config::threads - 1), so a pool of 2
 //     really runs 2 jobs at once, also with 3 pools on 2 cores (oversubscription is the point
 //     for blocking work). Several global_control objects combine by *minimum*: a smaller one
 //     elsewhere in the process clamps the pools (oneTBB then warns that workers are limited).
 //   - bounded queues: arena.enqueue is unbounded, so admission is counted here.
 //   - ThreadSanitizer: libtbb is not instrumented; jobs cross to the worker through a mutex and
 //     an atomic hand-off that TSan sees. TBB's recycling of its own task objects still needs
-//     the two suppressions in tests/pool/tsan_tbb.supp.
+//     the suppressions in tests/tsan.supp (TBB frames only).
 //
 // Thread-safety: `offload` only from canister code (the canister's thread). `attach_pools`,
 // `Pools::set_delivery`, `Pools::admit`, `Pools::idle` from the thread driving the runtime,
 // between rounds. `Pools::stats`, `Pools::has_ready`, `Pools::set_notify` from any thread.
-// Ownership: the Pools of a runtime live as long as the runtime (destroying the runtime cancels
-// queued jobs and waits up to Config::pool_shutdown_wait_ms_max for running ones).
+// Ownership: the Runtime creates its Pools in its constructor when Config::pools is not empty,
+// and owns them: they live as long as the runtime (destroying the runtime cancels queued jobs
+// and waits up to Config::pool_shutdown_wait_ms_max for running ones). Runtime::idle() (and so
+// run_until_idle) is false while an offload is staged or undelivered.
 #pragma once
 
 #include <cstdint>
@@ -218,9 +220,7 @@ class Pools {
   std::optional<PoolStats> stats(std::string_view pool) const;
   std::vector<std::string> names() const;
 
-  // True if no offload is staged or undelivered (driver thread). Runtime::idle() does not yet
-  // see offloads: a simulation that waits for quiescence should loop while
-  // `!rt.idle() || !pools.idle()`.
+  // True if no offload is staged or undelivered (driver thread). Runtime::idle() includes it.
   bool idle() const;
   // Admitted offloads whose job finished and which are not yet delivered (any thread).
   bool has_ready() const;
@@ -250,11 +250,11 @@ class Pools {
   std::unique_ptr<Threads> threads_;  // the arenas and the worker lease: owned by the driver side
 };
 
-// The pools of `rt`, created from rt.config().pools on the first call and hooked into its
-// rounds; later calls return the same object. Driver thread. Offloads issued by a runtime
-// without attached pools fail with DESTINATION_INVALID.
+// The pools of `rt`. The Runtime constructor attaches them when rt.config().pools is not empty,
+// so this only returns them; for a runtime without pools it attaches an empty set (every
+// offload then fails with DESTINATION_INVALID, as without). Driver thread.
 Pools& attach_pools(Runtime& rt);
-// The pools of `rt` if attached, else nullptr.
+// The pools of `rt` if attached (always, when rt.config().pools is not empty), else nullptr.
 Pools* find_pools(Runtime& rt);
 
 // ---- sizes from code, a config file and CLI flags ----

@@ -109,7 +109,7 @@ class QueryService {
                          std::optional<QueryOrder> order = std::nullopt) const;
   template <class R = void, class... Args>
   Result<R> query(CanisterId id, std::string_view method, const Args&... args) const {
-    return decode_outcome<R>(query_raw(id, method, encode(args...)).result);
+    return decode_result<R>(query_raw(id, method, encode(args...)).result);
   }
   // Any thread: queue for a worker thread (bounded by Config::query_queue_capacity; a full
   // queue answers SYS_TRANSIENT at once).
@@ -118,21 +118,6 @@ class QueryService {
   QueryServiceStats stats() const;
 
  private:
-  template <class R>
-  static Result<R> decode_outcome(Result<Bytes>&& raw) {
-    if (!raw) return tl::unexpected<Reject>(std::move(raw.error()));
-    try {
-      if constexpr (std::is_void_v<R>) {
-        decode<void>(*raw);
-        return {};
-      } else {
-        return decode<R>(*raw);
-      }
-    } catch (const MalformedPayload& e) {
-      return make_reject(RejectCode::sys_fatal,
-                         std::string("reply could not be decoded: ") + e.what());
-    }
-  }
   struct Shared;
   std::shared_ptr<Shared> shared_;
 };

@@ -16,7 +16,9 @@
 // woken. Each round's virtual time is the wall clock measured from the runtime's time when the
 // driver started (R15: never going back, at least 1 ms per round). Worker pools deliver
 // completions as soon as the job finished, at the next round boundary (Delivery::when_ready);
-// the runtime's pools are attached at construction.
+// the runtime's pools are attached at construction. Every answer is taken out of the runtime
+// when it is handed out (Runtime::take_ingress_result), so a long-running driver holds only the
+// ingress still pending (bounded by pending_ingress_max).
 //
 // Shutdown loses nothing and never hangs: shutdown() first refuses new ingress (SYS_TRANSIENT)
 // and keeps driving until every accepted ingress is answered, for at most shutdown_drain_ms_max;
@@ -94,7 +96,7 @@ class RealtimeDriver {
     auto promise = std::make_shared<std::promise<Result<R>>>();
     auto future = promise->get_future();
     submit(id, std::move(method), encode(args...),
-           [promise](Result<Bytes> raw) { promise->set_value(decode_reply<R>(std::move(raw))); });
+           [promise](Result<Bytes> raw) { promise->set_value(decode_result<R>(raw)); });
     return future;
   }
 
@@ -121,21 +123,6 @@ class RealtimeDriver {
   Runtime& runtime();
 
  private:
-  template <class R>
-  static Result<R> decode_reply(Result<Bytes>&& raw) {
-    if (!raw) return tl::unexpected<Reject>(std::move(raw.error()));
-    try {
-      if constexpr (std::is_void_v<R>) {
-        decode<void>(*raw);
-        return {};
-      } else {
-        return decode<R>(*raw);
-      }
-    } catch (const MalformedPayload& e) {
-      return make_reject(RejectCode::sys_fatal,
-                         std::string("reply could not be decoded: ") + e.what());
-    }
-  }
   void enqueue_command(std::function<void(Runtime&)> fn);
 
   struct Impl;

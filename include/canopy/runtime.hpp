@@ -53,12 +53,14 @@ struct RuntimeStats {
   uint64_t traps = 0;
   uint64_t late_responses_dropped = 0;
   uint64_t xnet_messages = 0;
+  uint64_t ingress_held = 0;  // ingress entries kept: pending, or answered and not yet taken
 };
 
 class Runtime {
  public:
   // Throws std::invalid_argument if `config.validate()` fails. Without an Env, a SimEnv seeded
-  // with config.seed is used.
+  // with config.seed is used. If `config.pools` is not empty, the worker pools (canopy/pool.hpp,
+  // R22) are created and attached here; destroying the runtime stops them.
   explicit Runtime(Config config, std::unique_ptr<Env> env = nullptr);
   ~Runtime();
   Runtime(const Runtime&) = delete;
@@ -95,8 +97,12 @@ class Runtime {
 
   // ---- ingress (R11) ----
   IngressId submit(CanisterId id, std::string method, Bytes payload);
-  // nullopt while pending.
+  // nullopt while pending (or if unknown, or already taken).
   std::optional<Result<Bytes>> ingress_result(IngressId id) const;
+  // The answer of an answered ingress message, which the runtime then forgets (nullopt while
+  // pending, or if unknown or already taken). A long-running driver calls this so that the
+  // runtime holds only the ingress still pending (RuntimeStats::ingress_held).
+  std::optional<Result<Bytes>> take_ingress_result(IngressId id);
   // Submits and ticks until answered (at most Config::ingress_rounds_max rounds).
   Result<Bytes> update_raw(CanisterId id, std::string method, Bytes payload);
   Result<Bytes> query_raw(CanisterId id, std::string method, Bytes payload);
@@ -118,6 +124,8 @@ class Runtime {
   // Ticks until no canister has work and nothing is in flight, at most `rounds_max` rounds.
   // Returns the number of rounds run.
   uint64_t run_until_idle(uint64_t rounds_max);
+  // True if nothing would happen in another round: no canister has input or waits on time, no
+  // message is in a stream, and no worker-pool offload is staged or undelivered (R22).
   bool idle() const;
   uint64_t round() const;
   uint64_t time_ms() const;
@@ -141,21 +149,6 @@ class Runtime {
   Impl& impl();
 
  private:
-  template <class R>
-  static Result<R> decode_result(Result<Bytes>&& raw) {
-    if (!raw) return tl::unexpected<Reject>(std::move(raw.error()));
-    try {
-      if constexpr (std::is_void_v<R>) {
-        decode<void>(*raw);
-        return {};
-      } else {
-        return decode<R>(*raw);
-      }
-    } catch (const MalformedPayload& e) {
-      return make_reject(RejectCode::sys_fatal, std::string("reply could not be decoded: ") +
-                                                    e.what());
-    }
-  }
   std::unique_ptr<Impl> impl_;
 };
 

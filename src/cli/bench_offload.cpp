@@ -124,7 +124,6 @@ void bench(const Options& o) {
   // Round trip, simulation (deterministic delivery: one round per offload at cost 1).
   {
     Runtime rt(bench_config(1, 64));
-    attach_pools(rt);
     const CanisterId b = rt.install<Bouncer>(rt.subnet(0));
     const uint64_t n = std::min<uint64_t>(o.round_trips, 100'000);
     const uint64_t round0 = rt.round();

@@ -21,8 +21,8 @@
 
 #include "canopy/assert.hpp"
 #include "canopy/env.hpp"
+#include "core/tbb_threads.hpp"
 #include "exec/canister_rt.hpp"
-#include "pool/tbb_threads.hpp"
 #include "runtime/runtime_impl.hpp"
 
 namespace canopy {
@@ -60,17 +60,6 @@ struct PoolCore {
   std::deque<std::shared_ptr<Job>> queue;  // admitted, not started
   PoolStats stats;
 };
-
-// Runtimes with attached pools, by the address of their Config (the one object every
-// CanisterRt of a runtime refers to). See /tmp/requests.md: a Routing accessor would replace it.
-std::mutex g_mu;
-std::unordered_map<const Config*, Pools*> g_pools;
-
-Pools* pools_for(const Config* cfg) {
-  std::lock_guard<std::mutex> lock(g_mu);
-  auto it = g_pools.find(cfg);
-  return it == g_pools.end() ? nullptr : it->second;
-}
 
 }  // namespace
 
@@ -260,15 +249,6 @@ Pools::~Pools() {
   }
   s_->impl = nullptr;  // the runtime's subnets are gone: nothing is delivered any more
   shutdown(PoolShutdown::cancel, s_->shutdown_wait_ms);
-  {
-    std::lock_guard<std::mutex> lock(g_mu);
-    for (auto it = g_pools.begin(); it != g_pools.end(); ++it) {
-      if (it->second == this) {
-        g_pools.erase(it);
-        break;
-      }
-    }
-  }
   // Arenas may be destroyed with tasks still pending: oneTBB keeps its internal arena until
   // they ran, and each task keeps the State alive (Handoff).
   threads_.reset();
@@ -465,17 +445,17 @@ bool Pools::shutdown(PoolShutdown mode, uint64_t wait_ms_max) {
 }
 
 Pools& attach_pools(Runtime& rt) {
-  if (Pools* p = find_pools(rt)) return *p;
-  auto pools = std::make_shared<Pools>(Pools::Key{}, rt);
-  // The hook owns the pools: they live exactly as long as the runtime's rounds.
-  rt.impl().before_round.push_back([pools](uint64_t round) { pools->on_round_start(round); });
-  std::lock_guard<std::mutex> lock(g_mu);
-  g_pools[&rt.config()] = pools.get();
+  Runtime::Impl& impl = rt.impl();
+  if (impl.attached_pools) return *impl.attached_pools;
+  impl.attached_pools = std::make_shared<Pools>(Pools::Key{}, rt);
+  Pools* pools = impl.attached_pools.get();  // owned by the runtime: the hooks never outlive it
+  impl.before_round.push_back([pools](uint64_t round) { pools->on_round_start(round); });
+  impl.busy.push_back([pools] { return !pools->idle(); });  // Runtime::idle() sees offloads
   return *pools;
 }
 
 Pools* find_pools(Runtime& rt) {
-  return pools_for(&rt.config());
+  return rt.impl().pools();
 }
 
 namespace detail {
@@ -487,11 +467,11 @@ OffloadIssue offload_issue(CallContext& cc, std::string_view pool, std::unique_p
   auto fail = [&](RejectCode code, std::string msg) {
     return OffloadIssue{&rt, IssueResult{SlotRef{}, Reject{code, std::move(msg)}}};
   };
-  Pools* pools = pools_for(&rt.config());
+  Pools* pools = rt.routing().pools();
   if (pools == nullptr) {
     return fail(RejectCode::destination_invalid,
-                fmt::format("no worker pools are attached to this runtime, so there is no pool "
-                            "'{}': call canopy::attach_pools(runtime) (R22)",
+                fmt::format("this runtime has no worker pools (Config::pools is empty), so there "
+                            "is no pool '{}' (R22)",
                             pool));
   }
   const std::shared_ptr<Pools::State>& s = pools->state();

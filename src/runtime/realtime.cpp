@@ -88,11 +88,12 @@ struct RealtimeDriver::Impl {
     return false;
   }
 
-  // Answers every pending ingress the runtime has answered.
+  // Answers every pending ingress the runtime has answered, and makes the runtime forget it
+  // (a long-running server holds only what is pending, P7).
   void resolve() {
     uint64_t answered = 0;
     for (auto it = pending.begin(); it != pending.end();) {
-      auto r = rt->ingress_result(IngressId{it->first});
+      auto r = rt->take_ingress_result(IngressId{it->first});
       if (!r) {
         ++it;
         continue;
@@ -182,7 +183,8 @@ void RealtimeDriver::Impl::loop() {
 
     // 3. A round now, or a wait.
     const bool work_now = fresh_input || pools->has_ready() || canisters_have_input();
-    const bool time_work = !rt->idle();
+    // Not rt->idle(): a job still running is no reason to tick (its completion wakes us).
+    const bool time_work = !rt->impl().subnets_idle();
     if (work_now || (time_work && now >= last_tick_ms + interval_ms())) {
       fresh_input = false;
       tick();
@@ -215,7 +217,7 @@ RealtimeDriver::RealtimeDriver(std::unique_ptr<Runtime> rt, RealtimeOptions opti
   if (!rt) throw std::invalid_argument("RealtimeDriver: null runtime");
   impl_->rt = std::move(rt);
   impl_->opt = options;
-  impl_->pools = &attach_pools(*impl_->rt);
+  impl_->pools = &attach_pools(*impl_->rt);  // attached already if the Config has pools
   impl_->pools->set_delivery(Delivery::when_ready);
   impl_->pools->set_notify([box = impl_->box] { box->wake(); });
   impl_->wall0_ms = impl_->wall_ms();

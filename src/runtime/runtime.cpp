@@ -5,6 +5,7 @@
 #include <stdexcept>
 
 #include "canopy/assert.hpp"
+#include "canopy/pool.hpp"
 #include "runtime/runtime_impl.hpp"
 
 namespace canopy {
@@ -56,7 +57,12 @@ void Runtime::Impl::collect_ingress() {
   for (auto& s : subnets) {
     for (auto& r : s->take_ingress_replies()) {
       auto it = ingress.find(r.id.value);
-      CANOPY_ASSERT(it != ingress.end(), "reply to unknown ingress");
+      if (it == ingress.end()) {
+        // Only answered entries are ever forgotten (take_ingress_result): a second answer.
+        CANOPY_ASSERT(r.id.value < next_ingress, "reply to unknown ingress");
+        ++ingress_duplicates;
+        continue;
+      }
       if (it->second.has_value()) {
         ++ingress_duplicates;
         continue;
@@ -96,8 +102,13 @@ void Runtime::Impl::tick(std::optional<uint64_t> now_ms) {
 Runtime::Runtime(Config config, std::unique_ptr<Env> env) {
   if (auto err = config.validate()) throw std::invalid_argument("invalid canopy config: " + *err);
   impl_ = std::make_unique<Impl>(std::move(config), std::move(env));
+  if (!impl_->cfg.pools.empty()) attach_pools(*this);  // R22
 }
-Runtime::~Runtime() = default;
+Runtime::~Runtime() {
+  // The pools first: queued jobs are cancelled and running ones waited for (bounded by
+  // Config::pool_shutdown_wait_ms_max) while the rest of the runtime still exists.
+  impl_->attached_pools.reset();
+}
 
 const Config& Runtime::config() const { return impl_->cfg; }
 Env& Runtime::env() { return *impl_->env; }
@@ -237,6 +248,14 @@ std::optional<Result<Bytes>> Runtime::ingress_result(IngressId id) const {
   return it->second;
 }
 
+std::optional<Result<Bytes>> Runtime::take_ingress_result(IngressId id) {
+  auto it = impl_->ingress.find(id.value);
+  if (it == impl_->ingress.end() || !it->second.has_value()) return std::nullopt;
+  std::optional<Result<Bytes>> r = std::move(it->second);
+  impl_->ingress.erase(it);
+  return r;
+}
+
 Result<Bytes> Runtime::update_raw(CanisterId id, std::string method, Bytes payload) {
   const IngressId iid = submit(id, std::move(method), std::move(payload));
   for (uint64_t i = 0; i < impl_->cfg.ingress_rounds_max; ++i) {
@@ -253,9 +272,16 @@ Result<Bytes> Runtime::update_raw(CanisterId id, std::string method, Bytes paylo
 
 void Runtime::tick() { impl_->tick(); }
 
-bool Runtime::idle() const {
-  for (auto& s : impl_->subnets)
+bool Runtime::Impl::subnets_idle() const {
+  for (auto& s : subnets)
     if (!s->idle()) return false;
+  return true;
+}
+
+bool Runtime::idle() const {
+  if (!impl_->subnets_idle()) return false;
+  for (auto& b : impl_->busy)
+    if (b()) return false;
   return true;
 }
 
@@ -302,6 +328,7 @@ RuntimeStats Runtime::stats() const {
   RuntimeStats st;
   st.rounds = impl_->round;
   st.xnet_messages = impl_->xnet_messages;
+  st.ingress_held = impl_->ingress.size();
   for (auto& s : impl_->subnets) {
     for (auto& [id, c] : s->canisters()) {
       const auto& k = c->counters();

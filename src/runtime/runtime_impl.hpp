@@ -1,9 +1,9 @@
 // Runtime::Impl — topology, routing table, ingress bookkeeping, the round driver.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
-#include <functional>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -22,6 +22,7 @@ struct Runtime::Impl final : detail::Routing {
     return it->second;
   }
   uint64_t version() const override { return routing_version; }
+  Pools* pools() const override { return attached_pools.get(); }
   detail::CanisterRt* find(CanisterId id);
   const detail::CanisterRt* find(CanisterId id) const;
   // One round on every subnet. `now_ms`: the virtual time of this round; by default the
@@ -34,7 +35,12 @@ struct Runtime::Impl final : detail::Routing {
   // replies were collected, on the driver thread: the state is committed (R16: the query
   // service publishes its snapshot here). Deterministic order: registration order.
   std::vector<std::function<void(uint64_t round)>> after_round;
+  // Hooks asked by Runtime::idle(): true means something outside the subnets is pending (e.g.
+  // offloads staged or undelivered, R22), so another round has work. Driver thread.
+  std::vector<std::function<bool()>> busy;
   void collect_ingress();
+  // The subnets alone are idle: no input, nothing in streams, nothing waiting on time.
+  bool subnets_idle() const;
 
   Config cfg;
   std::unique_ptr<Env> env;
@@ -51,6 +57,9 @@ struct Runtime::Impl final : detail::Routing {
   uint64_t xnet_messages = 0;
   std::vector<TraceEvent> trace;
   uint64_t lifecycle_hash = trace_hash_seed;
+  // R22: the worker pools (canopy/pool.hpp), attached by the Runtime constructor when
+  // cfg.pools is not empty, or by attach_pools(). Destroyed first (~Runtime).
+  std::shared_ptr<Pools> attached_pools;
 };
 
 }  // namespace canopy

@@ -1,9 +1,15 @@
 // Parallel execution of independent canisters within a round (R12, R20), on oneTBB.
 //
-// DESIGN §2: on a 2-core machine raise tbb::global_control(max_allowed_parallelism) and create
-// the arena with reserved_for_masters = 0... except that the driver thread itself joins the work
-// in arena.execute, so an arena of `threads` slots with one reserved for the driver gives exactly
-// `threads` threads executing canisters.
+// DESIGN §2: the driver thread itself joins the work in arena.execute, so an arena of `threads`
+// slots with one reserved for the driver gives exactly `threads` threads executing canisters.
+// Its `threads - 1` oneTBB workers are a lease from the process-wide budget
+// (core/tbb_threads.hpp), never a tbb::global_control of its own: global_controls combine by
+// minimum, so one here would clamp every worker pool of the process (R22).
+//
+// ThreadSanitizer: libtbb is not instrumented, so the hand-off of canister state between the
+// driver and the workers is annotated here (release before the tasks start, acquire in each
+// task; release after each task, acquire when the driver resumes). Races inside the canister
+// work itself still show.
 #pragma once
 
 #include <cstddef>
@@ -16,8 +22,11 @@ class Executor {
  public:
   explicit Executor(unsigned threads);
   ~Executor();
+  Executor(const Executor&) = delete;
+  Executor& operator=(const Executor&) = delete;
   unsigned threads() const { return threads_; }
-  // Calls fn(i) for i in [0, n), possibly in parallel; returns when all are done.
+  // Calls fn(i) for i in [0, n), possibly in parallel; returns when all are done. Driver
+  // thread only.
   void for_each(size_t n, const std::function<void(size_t)>& fn);
 
  private:

@@ -31,7 +31,6 @@ AgencyState small_work() {
 
 TEST(R22Agency, DidsAndCredentialDefinitions) {
   canopy_test::Harness h(agency_config(1));
-  attach_pools(h.rt());
   auto a = h.install<Agency>(0, small_work());
   auto did = h.update<std::string>(a, "create_did", std::string("client-1"));
   ASSERT_TRUE(did);
@@ -55,16 +54,13 @@ TEST(R22Agency, DidsAndCredentialDefinitions) {
 // Many clients at once, in simulation: the same answers and trace hash with 1 or 2 threads.
 uint64_t agency_run(uint32_t exec_threads, std::vector<std::string>* answers) {
   Runtime rt(agency_config(exec_threads));
-  attach_pools(rt);
   auto a = rt.install<Agency>(rt.subnet(0), small_work());
   std::vector<IngressId> iids;
   for (int i = 0; i < 40; ++i) {
     const std::string seed = "client-" + std::to_string(i);
     iids.push_back(rt.submit(a, i % 8 == 0 ? "create_cred_def" : "create_did", encode(seed)));
   }
-  Pools& pools = *find_pools(rt);
-  for (int i = 0; i < 10'000 && (!rt.idle() || !pools.idle()); ++i)
-    rt.tick();
+  rt.run_until_idle(10'000);  // R22: idle() waits for the offloaded key generations too
   for (auto iid : iids) {
     auto r = rt.ingress_result(iid);
     EXPECT_TRUE(r && *r);

@@ -22,7 +22,6 @@ namespace {
 
 TEST(R22Offload, ValueComesBackAsAMessage) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   auto r = h.update<uint64_t>(w, "square", uint64_t{12}, uint64_t{1});
   ASSERT_TRUE(r) << describe(r);
@@ -39,7 +38,6 @@ TEST(R22Offload, ValueComesBackAsAMessage) {
 
 TEST(R22Offload, VoidJob) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   const uint64_t before = jobs_run();
   auto r = h.update<uint64_t>(w, "void_job");
@@ -53,7 +51,6 @@ TEST(R22Offload, VoidJob) {
 TEST(R22Offload, DeliveredAfterTheDeclaredCost) {
   for (uint64_t cost : {0u, 1u, 2u, 7u, 30u}) {
     Harness h(pool_config(1, 8));
-    attach_pools(h.rt());
     auto w = h.install<Worker>(0);
     auto r = h.update<std::pair<uint64_t, uint64_t>>(w, "rounds", cost);
     ASSERT_TRUE(r) << describe(r);
@@ -63,7 +60,6 @@ TEST(R22Offload, DeliveredAfterTheDeclaredCost) {
 
 TEST(R22Offload, ExceptionInTheJobIsAnErrorTheCoroutineHandles) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   auto r = h.update<Out>(w, "fail");
   ASSERT_TRUE(r) << describe(r);  // the method itself succeeded: it handled the error
@@ -77,7 +73,6 @@ TEST(R22Offload, ExceptionInTheJobIsAnErrorTheCoroutineHandles) {
 // execution's stay; the caller gets CANISTER_ERROR with the trap message.
 TEST(R22Offload, TrapAfterTheOffloadFollowsR7) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   auto r = h.update<void>(w, "trap_after");
   ASSERT_FALSE(r);
@@ -93,7 +88,6 @@ TEST(R22Offload, TrapAfterTheOffloadFollowsR7) {
 // R7 before commit: the job is never handed to the pool.
 TEST(R22Offload, TrapBeforeCommitNeverRunsTheJob) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   const uint64_t before = jobs_run();
   auto r = h.update<void>(w, "trap_before");
@@ -111,7 +105,6 @@ TEST(R22Offload, CanisterServesOtherMessagesWhileTheJobRuns) {
   Gate g;
   gate() = &g;
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   const auto slow = h.submit(w, "gated", uint64_t{50});
   h.ticks(2);         // round 1 executes and commits the offload; round 2's boundary admits it
@@ -136,7 +129,6 @@ TEST(R22Offload, CanisterServesOtherMessagesWhileTheJobRuns) {
 // offload_with: non-trivially-copyable arguments cross safely, also inside a co_await.
 TEST(R22Offload, OffloadWithCopiesItsArguments) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   const std::string long_text(1000, 'x');
   auto r = h.update<std::string>(w, "concat", std::string("short"), long_text);
@@ -146,7 +138,6 @@ TEST(R22Offload, OffloadWithCopiesItsArguments) {
 
 TEST(R22Offload, UnknownPoolFailsSynchronously) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   auto r = h.update<Out>(w, "offload_to", std::string("nope"), uint64_t{1});
   ASSERT_TRUE(r) << describe(r);
@@ -155,20 +146,59 @@ TEST(R22Offload, UnknownPoolFailsSynchronously) {
   EXPECT_NE(r->message.find("pools: p"), std::string::npos) << r->message;
 }
 
-TEST(R22Offload, NoPoolsAttachedFailsSynchronously) {
-  Harness h(pool_config(1, 8));
+// R1/R22: a runtime without pools refuses offloads synchronously (no callback ever runs).
+TEST(R22Offload, NoPoolsConfiguredFailsSynchronously) {
+  Harness h(Config{});
+  EXPECT_EQ(find_pools(h.rt()), nullptr);
   auto w = h.install<Worker>(0);
   auto r = h.update<Out>(w, "offload_to", std::string("p"), uint64_t{1});
   ASSERT_TRUE(r) << describe(r);
   EXPECT_EQ(r->code, static_cast<uint8_t>(RejectCode::destination_invalid));
-  EXPECT_NE(r->message.find("attach_pools"), std::string::npos) << r->message;
+  EXPECT_NE(r->message.find("Config::pools is empty"), std::string::npos) << r->message;
+  // Attaching an empty set of pools by hand changes only the message.
+  attach_pools(h.rt());
+  auto r2 = h.update<Out>(w, "offload_to", std::string("p"), uint64_t{1});
+  ASSERT_TRUE(r2) << describe(r2);
+  EXPECT_EQ(r2->code, static_cast<uint8_t>(RejectCode::destination_invalid));
+  EXPECT_NE(r2->message.find("pools: none"), std::string::npos) << r2->message;
+  h.settle();
+}
+
+// R22: the Runtime constructor attaches the pools of its Config; attach_pools returns them.
+TEST(R22Offload, TheRuntimeAttachesItsPools) {
+  Runtime rt(pool_config(1, 8));
+  Pools* pools = find_pools(rt);
+  ASSERT_NE(pools, nullptr);
+  EXPECT_EQ(&attach_pools(rt), pools);
+  EXPECT_EQ(pools->names(), std::vector<std::string>{"p"});
+  auto w = rt.install<Worker>(rt.subnet(0));
+  auto r = rt.update<uint64_t>(w, "square", uint64_t{9}, uint64_t{1});
+  ASSERT_TRUE(r) << describe(r);
+  EXPECT_EQ(*r, 81u);
+}
+
+// R22: Runtime::idle() sees an offload whose completion is not delivered yet, so
+// run_until_idle runs until the canister has its answer (the subnets alone are idle meanwhile:
+// no input, no timer).
+TEST(R22Offload, RuntimeIdleWaitsForPendingOffloads) {
+  Harness h(pool_config(1, 8));
+  auto w = h.install<Worker>(0);
+  const auto iid = h.submit(w, "rounds", uint64_t{30});
+  h.tick();  // executes the method: the offload is staged
+  EXPECT_FALSE(h.rt().idle());
+  const uint64_t n = h.run_until_idle(1'000);
+  EXPECT_EQ(n, 30u);  // delivered at the start of round 1 + 30, answered in it
+  auto r = h.result<std::pair<uint64_t, uint64_t>>(iid);
+  ASSERT_TRUE(r && *r);
+  EXPECT_EQ((*r)->second - (*r)->first, 30u);
+  EXPECT_TRUE(find_pools(h.rt())->idle());
+  h.check_quiescent();
 }
 
 TEST(R22Offload, DeclaredCostBeyondTheLimitFailsSynchronously) {
   Config cfg = pool_config(1, 8);
   cfg.offload_cost_rounds_max = 10;
   Harness h(cfg);
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   auto r = h.update<Out>(w, "offload_to", std::string("p"), uint64_t{11});
   ASSERT_TRUE(r) << describe(r);
@@ -179,7 +209,6 @@ TEST(R22Offload, DeclaredCostBeyondTheLimitFailsSynchronously) {
 // R16: a query cannot offload (it traps).
 TEST(R22Offload, QueryCannotOffload) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   auto r = h.rt().query<uint64_t>(w, "query_offload");
   ASSERT_FALSE(r);
@@ -191,7 +220,6 @@ TEST(R22Offload, QueryCannotOffload) {
 // refused with SYS_TRANSIENT, deterministically (in offload-id order).
 TEST(R22Offload, BoundedQueueRefusesBeyondCapacity) {
   Harness h(pool_config(1, 2));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   auto r = h.update<std::vector<Out>>(w, "many", uint64_t{10}, uint64_t{3});
   ASSERT_TRUE(r) << describe(r);
@@ -224,7 +252,6 @@ TEST(R22Offload, BoundedQueueRefusesBeyondCapacity) {
 // completion is dropped without running user code.
 TEST(R22Offload, UpgradeWhileTheJobRunsDropsTheCompletion) {
   Harness h(pool_config(1, 8));
-  attach_pools(h.rt());
   auto w = h.install<Worker>(0);
   const auto iid = h.submit(w, "square", uint64_t{3}, uint64_t{5});
   h.ticks(2);
@@ -314,7 +341,6 @@ MixOutcome run_mix(uint64_t seed, uint32_t exec_threads, uint32_t pool_threads,
   cfg.threads = exec_threads;
   cfg.pools = {PoolConfig{"p", pool_threads, queue_capacity}};
   Runtime rt(cfg);
-  attach_pools(rt);
   std::vector<CanisterId> ids;
   for (uint32_t i = 0; i < 6; ++i)
     ids.push_back(rt.install<Mixer>(rt.subnet(i % 2)));

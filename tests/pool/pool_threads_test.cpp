@@ -10,14 +10,15 @@
 #include <unistd.h>
 
 #include <condition_variable>
+#include <map>
 #include <mutex>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "core/tbb_threads.hpp"
 #include "pool/pool_support.hpp"
-#include "pool/tbb_threads.hpp"
 #include "support/invariants.hpp"
 
 using namespace canopy;
@@ -75,18 +76,20 @@ struct Spreader : Canister<Unit> {
   }
 };
 
-// R22: pool sizes are honoured: three pools of 1, 2 and 3 threads on a 2-core machine each run
-// exactly that many jobs at once (the oneTBB worker budget is raised for them), on threads that
-// are not the driver's.
-TEST(R22PoolThreads, SizesAreHonouredObservedConcurrency) {
-  Rendezvous rv;
-  rendezvous() = &rv;
+// Runs 6 jobs on each of the pools a (1 thread), b (2), c (3) of a runtime with `exec_threads`
+// canister-execution threads, and checks that each pool reached exactly its size.
+void check_sizes_honoured(uint32_t exec_threads) {
   Config cfg;
+  cfg.threads = exec_threads;
   cfg.pools = {PoolConfig{"a", 1, 64}, PoolConfig{"b", 2, 64}, PoolConfig{"c", 3, 64}};
   canopy_test::Harness h(cfg);
-  Pools& pools = attach_pools(h.rt());
-  EXPECT_GE(detail::TbbWorkers::total(), 6u);
-  EXPECT_GE(detail::TbbWorkers::active_parallelism(), 7u);
+  Pools& pools = *find_pools(h.rt());
+  // The budget holds every pool thread and the executor's workers; no global_control clamps it
+  // (an ASSERT: a clamped pool would only fail at the rendezvous guard, minutes later).
+  ASSERT_GE(detail::TbbWorkers::total(), 6u + (exec_threads - 1));
+  ASSERT_GE(detail::TbbWorkers::active_parallelism(), 7u + (exec_threads - 1));
+  Rendezvous rv;
+  rendezvous() = &rv;
   auto s = h.install<Spreader>(0);
   auto r = h.update<std::vector<std::string>>(s, "spread", uint64_t{6});
   ASSERT_TRUE(r) << describe(r);
@@ -106,6 +109,44 @@ TEST(R22PoolThreads, SizesAreHonouredObservedConcurrency) {
   rendezvous() = nullptr;
 }
 
+// R22: pool sizes are honoured: three pools of 1, 2 and 3 threads on a 2-core machine each run
+// exactly that many jobs at once (the oneTBB worker budget is raised for them), on threads that
+// are not the driver's.
+TEST(R22PoolThreads, SizesAreHonouredObservedConcurrency) {
+  check_sizes_honoured(1);
+}
+
+// R22 with Config::threads > 1: the round executor takes its oneTBB workers as a lease from the
+// same budget instead of a global_control of its own (which, combining by minimum, capped the
+// whole process at threads + 1 and so clamped the pools).
+TEST(R22PoolThreads, ExecutorThreadsDoNotClampThePools) {
+  check_sizes_honoured(2);
+  check_sizes_honoured(4);
+}
+
+// R12/R22: the executor's lease is Config::threads - 1 workers (the driver is the other thread),
+// none for a sequential runtime, and it is returned with the runtime.
+TEST(R22PoolThreads, ExecutorTakesALeaseOfThreadsMinusOne) {
+  const size_t before = detail::TbbWorkers::total();
+  {
+    Config cfg;
+    cfg.threads = 1;
+    Runtime rt(cfg);
+    EXPECT_EQ(detail::TbbWorkers::total(), before);
+  }
+  {
+    Config cfg;
+    cfg.threads = 3;
+    Runtime rt(cfg);
+    EXPECT_EQ(detail::TbbWorkers::total(), before + 2);
+    EXPECT_GE(detail::TbbWorkers::active_parallelism(), before + 3);
+    cfg.pools = {PoolConfig{"x", 2, 8}};
+    Runtime rt2(cfg);
+    EXPECT_EQ(detail::TbbWorkers::total(), before + 6);
+  }
+  EXPECT_EQ(detail::TbbWorkers::total(), before);
+}
+
 struct Nicer : Canister<Unit> {
   static void methods(Methods<Nicer>& m) { m.update("job_nice", &Nicer::job_nice); }
   Task<int64_t> job_nice(Ctx& ctx) {
@@ -123,7 +164,6 @@ TEST(R22PoolThreads, JobsRunAtThePoolsNiceValue) {
   Config cfg;
   cfg.pools = {PoolConfig{"low", 1, 8, 7}};
   canopy_test::Harness h(cfg);
-  attach_pools(h.rt());
   auto n = h.install<Nicer>(0);
   auto r = h.update<int64_t>(n, "job_nice");
   ASSERT_TRUE(r) << describe(r);
@@ -138,13 +178,11 @@ TEST(R22PoolThreads, WorkerBudgetFollowsThePools) {
     Config cfg;
     cfg.pools = {PoolConfig{"x", 4, 8}};
     Runtime rt(cfg);
-    attach_pools(rt);
     EXPECT_EQ(detail::TbbWorkers::total(), before + 4);
     {
       Config cfg2;
       cfg2.pools = {PoolConfig{"y", 2, 8}};
       Runtime rt2(cfg2);
-      attach_pools(rt2);
       EXPECT_EQ(detail::TbbWorkers::total(), before + 6);
     }
     EXPECT_EQ(detail::TbbWorkers::total(), before + 4);
@@ -158,7 +196,7 @@ TEST(R22PoolThreads, ShutdownCancelsQueuedJobsAndRefusesNewOnes) {
   Gate g;
   gate() = &g;
   canopy_test::Harness h(pool_config(1, 8));
-  Pools& pools = attach_pools(h.rt());
+  Pools& pools = *find_pools(h.rt());
   auto w = h.install<Worker>(0);
   std::vector<IngressId> iids;
   for (int i = 0; i < 3; ++i)

@@ -209,4 +209,65 @@ TEST(R22Realtime, ShutdownNeverHangs) {
   gate() = nullptr;
 }
 
+// R11 (P7): take_ingress_result hands out an answer once and forgets it; pending and unknown
+// ingress give nullopt and stay (pending) or stay unknown.
+TEST(R11_TakeIngressResult, AnswersOnceThenForgets) {
+  Runtime rt(pool_config(1, 8));
+  auto w = rt.install<Worker>(rt.subnet(0));
+  const IngressId iid = rt.submit(w, "ping", {});
+  EXPECT_EQ(rt.stats().ingress_held, 1u);
+  EXPECT_FALSE(rt.take_ingress_result(iid).has_value());  // pending: kept
+  EXPECT_EQ(rt.stats().ingress_held, 1u);
+  rt.run_until_idle(100);
+  auto r = rt.take_ingress_result(iid);
+  ASSERT_TRUE(r.has_value());
+  ASSERT_TRUE(*r);
+  EXPECT_EQ(decode<uint64_t>(**r), 1u);
+  EXPECT_FALSE(rt.take_ingress_result(iid).has_value());
+  EXPECT_FALSE(rt.ingress_result(iid).has_value());
+  EXPECT_FALSE(rt.take_ingress_result(IngressId{12345}).has_value());
+  EXPECT_EQ(rt.stats().ingress_held, 0u);
+  EXPECT_TRUE(rt.check_quiescent_invariants().empty());
+}
+
+// P7: a long-running driver does not accumulate answered ingress: after N requests the runtime
+// holds none of them (the driver takes every answer it hands out).
+TEST(R22Realtime, DriverForgetsAnsweredIngress) {
+  CanisterId w;
+  RealtimeDriver driver(make_runtime(1, 256, &w));  // room for every offload at once
+  constexpr uint64_t n = 300;
+  std::vector<std::future<Result<uint64_t>>> fs;
+  for (uint64_t i = 0; i < n; ++i)
+    fs.push_back(i % 3 == 0 ? driver.update<uint64_t>(w, "square", i, uint64_t{1})
+                            : driver.update<uint64_t>(w, "ping"));
+  for (auto& f : fs) {
+    auto r = f.get();
+    ASSERT_TRUE(r) << text(r.error());
+  }
+  // Every future was set after its answer was taken; run() executes after that, on the driver.
+  EXPECT_EQ(driver.run([](Runtime& rt) { return rt.stats().ingress_held; }).get(), 0u);
+  driver.shutdown();
+  EXPECT_EQ(driver.stats().ingress_answered, n);
+  EXPECT_EQ(driver.runtime().stats().ingress_held, 0u);
+  EXPECT_TRUE(driver.runtime().check_invariants().empty());
+}
+
+// decode_result: one typed decoding for Runtime, RealtimeDriver and QueryService; a reject stays
+// itself, a reply of the wrong shape is SYS_FATAL (R4), never an exception.
+TEST(R4_DecodeResult, RejectsStayAndMalformedRepliesAreSysFatal) {
+  EXPECT_EQ(*decode_result<uint64_t>(Result<Bytes>(encode(uint64_t{7}))), 7u);
+  EXPECT_TRUE(decode_result<void>(Result<Bytes>(Bytes{})));
+  const Result<Bytes> rejected = make_reject(RejectCode::canister_reject, "no");
+  auto r = decode_result<std::string>(rejected);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), (Reject{RejectCode::canister_reject, "no"}));
+  auto bad = decode_result<uint64_t>(Result<Bytes>(encode(std::string("not a number"))));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, RejectCode::sys_fatal);
+  EXPECT_NE(bad.error().message.find("reply could not be decoded"), std::string::npos);
+  auto extra = decode_result<void>(Result<Bytes>(encode(uint64_t{1})));
+  ASSERT_FALSE(extra);
+  EXPECT_EQ(extra.error().code, RejectCode::sys_fatal);
+}
+
 }  // namespace

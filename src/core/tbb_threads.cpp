@@ -1,4 +1,4 @@
-#include "pool/tbb_threads.hpp"
+#include "core/tbb_threads.hpp"
 
 #include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/info.h>

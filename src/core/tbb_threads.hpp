@@ -5,7 +5,9 @@
 // machine). Several tbb::global_control objects combine by *minimum*, so two components that
 // each create their own would clamp each other. A TbbWorkers lease instead adds its count to one
 // process-wide total, and a single global_control is kept at 1 + total (never below the default),
-// so every live arena can have its workers at the same time.
+// so every live arena can have its workers at the same time. The leases: every worker pool
+// (src/pool, one per pool thread) and the round executor (src/sched/executor.cpp, threads - 1).
+// It lives in core because both the sched and the pool layers use it; it knows nothing else.
 //
 // Thread-safety: leases may be taken and dropped from any thread. Ownership: RAII; the budget
 // shrinks when the lease is destroyed.
