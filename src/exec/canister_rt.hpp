@@ -56,9 +56,8 @@ enum class CanisterStatus : uint8_t { running, stopping, stopped };
 
 struct Queue {
   Ring<Message> msgs;
-  uint32_t reserved = 0;    // slots promised to messages not yet enqueued (R2)
-  uint32_t in_transit = 0;  // output messages being routed (PeerQueues::transit): still counted
-  size_t used() const { return msgs.size() + reserved + in_transit; }
+  uint32_t reserved = 0;  // slots promised to messages not yet enqueued (R2)
+  size_t used() const { return msgs.size() + reserved; }
 };
 
 struct PeerQueues {
@@ -67,13 +66,14 @@ struct PeerQueues {
   Queue out;
   bool in_scheduled = false;  // on the canister's ready list
   bool out_dirty = false;     // on the canister's list of output queues to route
-  // During routing, `out`'s messages move here (begin_routing) and leave from here, so that the
-  // thread routing them to `peer` never touches `out.msgs`, which the thread inducting a
-  // request from `peer` reads for the capacity check (R2). out.in_transit counts them meanwhile.
+  // During routing, `out`'s messages move here (CanisterRt::take_outputs) and leave from here,
+  // so that the thread routing them to `peer` never touches `out`, which the thread inducting a
+  // request from `peer` reads for the capacity check (R2).
   Ring<Message> transit;
   // Scheduler's cache of where `peer` lives (valid while Routing::version() == route_version).
   uint64_t route_version = 0;
   CanisterRt* route_local = nullptr;  // same subnet
+  uint32_t route_ordinal = 0;         // route_local->ordinal(), without touching it
   bool route_remote = false;          // another subnet
   // The canister's own cache of the subnet hosting `peer`, for the call checks of issue_call
   // (valid while Routing::version() == subnet_version; written only by the owning canister).
@@ -177,27 +177,35 @@ class CanisterRt {
   uint64_t round_cost() const { return round_cost_; }
 
   // ---- scheduler side (sequential phase) ----
-  // Parallel routing (src/sched): the output queues written since the last drain, in commit
-  // order. Routing threads only read this list; each drains the queues of its destinations.
-  const std::vector<PeerQueues*>& dirty_outputs() const { return dirty_out_; }
-  // Moves every dirty output queue's messages to its `transit` ring (sequential, before the
-  // parallel routing phase; out.in_transit keeps counting them against the capacity).
-  void begin_routing() {
-    for (PeerQueues* pq : dirty_out_) {
+  // Routing (src/sched), on this canister's thread right after it executed: every output queue
+  // written since the last routing moves its messages to its `transit` ring, from which the
+  // routing phase takes them, and is handed to `sink(pq, position)` in commit order. The output
+  // queues are empty afterwards: routing delivers everything they held at once (inducted into
+  // the destination's input queue, handed to a stream, or bounced), so a capacity check (R2)
+  // made while routing runs sees only the reservations, whatever the order of the shards.
+  template <class Sink>
+  void take_outputs(Sink&& sink) {
+    for (uint32_t j = 0; j < dirty_out_.size(); ++j) {
+      PeerQueues* pq = dirty_out_[j];
       CANOPY_ASSERT(pq->transit.empty(), "messages left in transit");
       std::swap(pq->out.msgs, pq->transit);
-      pq->out.in_transit = static_cast<uint32_t>(pq->transit.size());
-    }
-  }
-  // Forgets the list once every queue on it has been routed.
-  void end_routing() {
-    for (PeerQueues* pq : dirty_out_) {
-      CANOPY_ASSERT(pq->transit.empty() && pq->out.msgs.empty(), "an output was left unrouted");
-      pq->out.in_transit = 0;
       pq->out_dirty = false;
+      sink(*pq, j);
     }
     dirty_out_.clear();
   }
+  // The routing phase's lists, filled by the scheduler from take_outputs on this canister's
+  // thread: local queues bucketed by routing shard (each shard reads only its bucket), and
+  // queues to other subnets or unknown canisters (routed sequentially, in commit order).
+  struct RouteRef {
+    PeerQueues* pq;
+    uint32_t queue;  // position in commit order among this canister's queues
+  };
+  std::vector<std::vector<RouteRef>>& route_buckets() { return route_buckets_; }
+  std::vector<PeerQueues*>& remote_outputs() { return remote_out_; }
+  // Position in the subnet's canister-id order (the scheduler's dense per-canister arrays).
+  uint32_t ordinal() const { return ordinal_; }
+  void set_ordinal(uint32_t o) { ordinal_ = o; }
   bool has_ingress_replies() const { return !ingress_replies_.empty(); }
   bool has_outputs() const { return !dirty_out_.empty() || !ingress_replies_.empty(); }
   std::vector<IngressReply> take_ingress_replies();
@@ -343,6 +351,7 @@ class CanisterRt {
               std::string_view label);
 
   CanisterId id_;
+  uint32_t ordinal_ = 0;
   SubnetId subnet_;
   const Config& cfg_;
   const Routing& routing_;
@@ -363,6 +372,8 @@ class CanisterRt {
   PeerQueues system_;  // timer and offload completions: no capacity, no reservation
   Ring<PeerQueues*> ready_;
   std::vector<PeerQueues*> dirty_out_;
+  std::vector<std::vector<RouteRef>> route_buckets_;
+  std::vector<PeerQueues*> remote_out_;
   std::vector<IngressReply> ingress_replies_;
 
   std::deque<CallContext> contexts_;

@@ -18,7 +18,12 @@ CanisterRt& Subnet::add(CanisterId id, std::unique_ptr<CanisterBase> code, uint6
   auto [it, inserted] = canisters_.emplace(id, std::move(rt));
   CANOPY_ASSERT(inserted, "canister id installed twice");
   ordered_.clear();
-  for (auto& [cid, c] : canisters_) ordered_.push_back(c.get());
+  for (auto& [cid, c] : canisters_) {
+    c->set_ordinal(static_cast<uint32_t>(ordered_.size()));
+    ordered_.push_back(c.get());
+  }
+  has_input_.assign(ordered_.size(), 0);
+  spent_.assign(ordered_.size(), 0);
   return ref;
 }
 
@@ -66,7 +71,7 @@ void Subnet::bounce(Request&& req, Reject reject) {
   route(Message{std::move(r)});
 }
 
-std::optional<Reject> Subnet::induct(CanisterRt& to, Message& msg) {
+std::optional<Reject> Subnet::induct(CanisterRt& to, uint32_t ordinal, Message& msg) {
   if (auto* req = std::get_if<Request>(&msg)) {
     auto rej = to.try_induct_request(*req);
     if (rej) {
@@ -78,14 +83,15 @@ std::optional<Reject> Subnet::induct(CanisterRt& to, Message& msg) {
       e.reject_code = static_cast<uint8_t>(rej->code);
       to.trace(e, rej->message);
     }
+    if (!rej) has_input_[ordinal] = 1;
     return rej;
   }
-  to.induct_response(std::move(std::get<Response>(msg)));
+  if (to.induct_response(std::move(std::get<Response>(msg)))) has_input_[ordinal] = 1;
   return std::nullopt;
 }
 
 void Subnet::deliver(CanisterRt& to, Message&& msg) {
-  if (auto rej = induct(to, msg)) bounce(std::move(std::get<Request>(msg)), std::move(*rej));
+  if (auto rej = induct(to, to.ordinal(), msg)) bounce(std::move(std::get<Request>(msg)), std::move(*rej));
 }
 
 void Subnet::route(Message&& msg) {
@@ -136,43 +142,66 @@ void Subnet::refresh_route(PeerQueues& via) {
   const auto sub = routing_.subnet_of(via.peer);
   if (sub && *sub == id_) {
     via.route_local = find(via.peer);
+    if (via.route_local != nullptr) via.route_ordinal = via.route_local->ordinal();
   } else if (sub) {
     via.route_remote = true;
   }
 }
 
-void Subnet::route_outputs(const std::vector<CanisterRt*>& executed, Executor& executor) {
-  // Only canisters that executed have outputs; `executed` is in canister-id order (R20).
-  //
-  // Phase 1 (parallel): messages to canisters of this subnet, split by destination. A shard
-  // owns its destinations: their input queues and the reservations in their output queues.
-  // The messages leave their source from its `transit` ring (begin_routing), which only the
-  // destination's shard touches; the source's output queue keeps counting them until routing
-  // ends, so a capacity check (R2) sees the same numbers whatever the shard order. Each
-  // destination receives in commit order (canister order, then queue order: R3). A request the
-  // destination refuses is not bounced here (the bounce goes to the caller, owned by another
-  // shard): it is kept with its position and bounced in phase 3 in commit order. The outcome
-  // does not depend on the number of shards, so 1 and N threads give the same trace (R20).
-  const size_t shards =
-      executor.threads() > 1 && executed.size() >= cfg_.parallel_routing_min_canisters
-          ? executor.threads()
-          : 1;
+// Routing after an iteration, in phases. Only canisters that executed have outputs; `executed`
+// is in canister-id order (R20).
+//
+// prepare_routes (parallel, on each canister's own thread right after it executed): the
+// canister's written output queues hand their messages to their `transit` rings
+// (take_outputs); each queue's route is looked up, and local queues are bucketed by the routing
+// shard of their destination.
+//
+// Local phase (parallel): messages to canisters of this subnet, split by destination. A shard
+// owns its destinations: their input queues and the reservations in their output queues. Each
+// destination receives in commit order (canister order, then queue order: R3). A request the
+// destination refuses is not bounced here (the bounce goes to the caller, owned by another
+// shard): it is kept with its position and bounced afterwards in commit order.
+//
+// Sequential phase: streams to other subnets in commit order (R3), unknown destinations,
+// ingress replies -- only for the canisters that have any. Then the bounces. The outcome does
+// not depend on the number of shards, so 1 and N threads give the same trace (R20).
+size_t Subnet::routing_shards(size_t executed, const Executor& executor) const {
+  return executor.threads() > 1 && executed >= cfg_.parallel_routing_min_canisters
+             ? executor.threads()
+             : 1;
+}
+
+bool Subnet::prepare_routes(CanisterRt& c, size_t shards) {
+  auto& buckets = c.route_buckets();
+  if (buckets.size() < shards) buckets.resize(shards);
+  for (size_t k = 0; k < shards; ++k) buckets[k].clear();
+  auto& remote = c.remote_outputs();
+  CANOPY_ASSERT(remote.empty(), "remote outputs left unrouted");
+  c.take_outputs([&](PeerQueues& pq, uint32_t position) {
+    refresh_route(pq);
+    if (pq.route_local == nullptr) {
+      remote.push_back(&pq);  // another subnet or unknown
+    } else {
+      buckets[shards > 1 ? shard_of(pq.peer, shards) : 0].push_back(
+          CanisterRt::RouteRef{&pq, position});
+    }
+  });
+  return !remote.empty() || c.has_ingress_replies();
+}
+
+void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t shards,
+                               Executor& executor) {
   if (deferred_.size() < shards) deferred_.resize(shards);
-  for (CanisterRt* c : executed) c->begin_routing();
   auto run_shard = [&](size_t k) {
     std::vector<DeferredBounce>& out = deferred_[k];
     for (size_t i = 0; i < executed.size(); ++i) {
-      const std::vector<PeerQueues*>& dirty = executed[i]->dirty_outputs();
-      for (size_t j = 0; j < dirty.size(); ++j) {
-        PeerQueues& pq = *dirty[j];
-        if (shards > 1 && shard_of(pq.peer, shards) != k) continue;
-        refresh_route(pq);
-        if (pq.route_local == nullptr) continue;  // another subnet or unknown: phase 2
+      for (const CanisterRt::RouteRef& ref : executed[i]->route_buckets()[k]) {
+        PeerQueues& pq = *ref.pq;
         for (uint64_t m = 0; !pq.transit.empty(); ++m) {
           Message msg = std::move(pq.transit.front());
           pq.transit.pop_front();
-          if (auto rej = induct(*pq.route_local, msg)) {
-            out.push_back(DeferredBounce{i, j, m, std::move(std::get<Request>(msg)),
+          if (auto rej = induct(*pq.route_local, pq.route_ordinal, msg)) {
+            out.push_back(DeferredBounce{i, ref.queue, m, std::move(std::get<Request>(msg)),
                                          std::move(*rej)});
           }
         }
@@ -184,32 +213,48 @@ void Subnet::route_outputs(const std::vector<CanisterRt*>& executed, Executor& e
   } else {
     executor.for_each(shards, run_shard);
   }
-  // Phase 2 (sequential): streams to other subnets in commit order (R3), unknown destinations,
-  // ingress replies.
-  for (CanisterRt* c : executed) {
-    for (PeerQueues* pq : c->dirty_outputs()) {
+}
+
+void Subnet::route_sequential_phase(const std::vector<CanisterRt*>& executed) {
+  for (size_t i = 0; i < executed.size(); ++i) {
+    if (!sequential_[i]) continue;
+    CanisterRt* c = executed[i];
+    for (PeerQueues* pq : c->remote_outputs()) {
       while (!pq->transit.empty()) {
         Message m = std::move(pq->transit.front());
         pq->transit.pop_front();
         route_cached(*pq, std::move(m));
       }
     }
-    c->end_routing();
+    c->remote_outputs().clear();
     if (c->has_ingress_replies()) {
       for (auto& r : c->take_ingress_replies()) ingress_replies_.push_back(std::move(r));
     }
   }
-  // Phase 3 (sequential): the refused requests' rejects, in commit order.
+}
+
+void Subnet::bounce_phase(size_t shards) {
+  // The refused requests' rejects, in commit order. A reject is a response: its slot is
+  // reserved, so inducting it needs no capacity check and routing need not have ended.
   bounces_.clear();
   for (size_t k = 0; k < shards; ++k) {
     for (auto& b : deferred_[k]) bounces_.push_back(std::move(b));
     deferred_[k].clear();
   }
+  if (bounces_.empty()) return;
   std::sort(bounces_.begin(), bounces_.end(), [](const DeferredBounce& a, const DeferredBounce& b) {
     return std::tie(a.canister, a.queue, a.message) < std::tie(b.canister, b.queue, b.message);
   });
   for (auto& b : bounces_) bounce(std::move(b.request), std::move(b.reject));
   bounces_.clear();
+}
+
+void Subnet::route_outputs(const std::vector<CanisterRt*>& executed, Executor& executor) {
+  sequential_.assign(executed.size(), 0);
+  for (size_t i = 0; i < executed.size(); ++i) sequential_[i] = prepare_routes(*executed[i], 1);
+  route_local_phase(executed, 1, executor);
+  route_sequential_phase(executed);
+  bounce_phase(1);
 }
 
 void Subnet::collect_traces() {
@@ -285,22 +330,39 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     if (c->has_outputs()) active_.push_back(c);
   route_outputs(active_, executor);
 
-  // Inner iterations (R12, R14).
+  // Inner iterations (R12, R14). One parallel phase per iteration runs, on each canister's
+  // thread, its execution and the preparation of its routing; then the routing phases. The next
+  // iteration's canisters come from dense flags (has_input_: set by induction and after
+  // executing; spent_: budget), not from a scan of every canister.
   for (CanisterRt* c : ordered_) c->begin_round();
+  for (size_t o = 0; o < ordered_.size(); ++o) {
+    has_input_[o] = ordered_[o]->has_input() ? 1 : 0;
+    spent_[o] = 0;
+  }
+  const uint64_t budget = cfg_.canister_round_cost_max;
   uint64_t round_cost = 0;
   for (uint32_t it = 0; it < cfg_.round_iterations_max; ++it) {
     clock_.iteration = it;
     active_.clear();
-    for (CanisterRt* c : ordered_) {
-      if (c->has_input() && c->round_cost() < cfg_.canister_round_cost_max) active_.push_back(c);
+    for (size_t o = 0; o < ordered_.size(); ++o) {
+      if (has_input_[o] && !spent_[o]) active_.push_back(ordered_[o]);
     }
     if (active_.empty()) break;
+    const size_t shards = routing_shards(active_.size(), executor);
     costs_.assign(active_.size(), 0);
+    sequential_.assign(active_.size(), 0);
     executor.for_each(active_.size(), [&](size_t i) {
-      costs_[i] = active_[i]->run_iteration(cfg_.canister_round_cost_max);
+      CanisterRt& c = *active_[i];
+      CANOPY_ASSERT(c.has_input(), "a canister picked to execute has no input");
+      costs_[i] = c.run_iteration(budget);
+      has_input_[c.ordinal()] = c.has_input() ? 1 : 0;
+      spent_[c.ordinal()] = c.round_cost() >= budget ? 1 : 0;
+      sequential_[i] = prepare_routes(c, shards) ? 1 : 0;
     });
     for (uint64_t cst : costs_) round_cost += cst;
-    route_outputs(active_, executor);
+    route_local_phase(active_, shards, executor);
+    route_sequential_phase(active_);
+    bounce_phase(shards);
     collect_traces();
     if (round_cost >= cfg_.round_cost_max) break;
   }

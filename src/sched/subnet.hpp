@@ -55,9 +55,17 @@ class Subnet {
   void route_cached(PeerQueues& via, Message&& msg);
   void refresh_route(PeerQueues& via);
   // Inducts `msg` into `to`; on refusal returns the reject and leaves the request in `msg`.
-  std::optional<Reject> induct(CanisterRt& to, Message& msg);
+  std::optional<Reject> induct(CanisterRt& to, uint32_t ordinal, Message& msg);
   void deliver(CanisterRt& to, Message&& msg);
   void bounce(Request&& req, Reject reject);
+  // Routing in phases (see subnet.cpp). prepare_routes runs on the canister's own thread.
+  size_t routing_shards(size_t executed, const Executor& executor) const;
+  bool prepare_routes(CanisterRt& c, size_t shards);
+  void route_local_phase(const std::vector<CanisterRt*>& executed, size_t shards,
+                         Executor& executor);
+  void route_sequential_phase(const std::vector<CanisterRt*>& executed);
+  void bounce_phase(size_t shards);
+  // All of it, sequentially, for outputs produced between rounds.
   void route_outputs(const std::vector<CanisterRt*>& executed, Executor& executor);
   void collect_traces();
 
@@ -68,7 +76,12 @@ class Subnet {
   std::map<CanisterId, std::unique_ptr<CanisterRt>> canisters_;
   std::vector<CanisterRt*> ordered_;  // canisters_ in id order, for the hot loops
   std::vector<CanisterRt*> active_;
-  std::vector<uint64_t> costs_;
+  std::vector<uint64_t> costs_;  // by position in active_
+  // Dense per-canister flags by ordinal (no pointer chasing when picking the next iteration's
+  // canisters). Bytes, so that threads writing flags of different canisters never race.
+  std::vector<uint8_t> has_input_;  // has input (set by induction and after executing)
+  std::vector<uint8_t> spent_;      // round budget spent (R14)
+  std::vector<uint8_t> sequential_;  // by position in active_: needs the sequential phase
   std::vector<Request> ingress_pending_;
   std::deque<XnetMessage> incoming_;
   std::vector<Message> xnet_out_;
