@@ -7,8 +7,8 @@
 // with no allocation, grows by doubling (power-of-two capacity, index masking), never shrinks
 // below what it held, and keeps elements contiguous modulo wrap-around.
 //
-// Contract: single-threaded (its owner's thread); push_back/pop_front amortised O(1); front()
-// and pop_front() require !empty() (asserted); growth beyond `max_capacity` (2^31 elements) is
+// Contract: single-threaded (its owner's thread); push_back/pop_front/pop_back amortised O(1);
+// front(), back(), pop_front() and pop_back() require !empty() (asserted); growth beyond `max_capacity` (2^31 elements) is
 // an assertion failure — callers bound their queues far below it (Config::queue_capacity etc.).
 // Elements must be nothrow-move-constructible (a move during growth cannot fail half-way).
 #pragma once
@@ -63,6 +63,10 @@ class Ring {
     CANOPY_ASSERT(size_ > 0, "Ring::front on an empty ring");
     return data_[head_];
   }
+  T& back() {
+    CANOPY_ASSERT(size_ > 0, "Ring::back on an empty ring");
+    return data_[(head_ + size_ - 1) & (cap_ - 1)];
+  }
   // i-th element from the front (0 = front).
   T& operator[](size_t i) {
     CANOPY_ASSERT(i < size_, "Ring index out of range");
@@ -88,6 +92,12 @@ class Ring {
     CANOPY_ASSERT(size_ > 0, "Ring::pop_front on an empty ring");
     std::destroy_at(data_ + head_);
     head_ = (head_ + 1) & (cap_ - 1);
+    --size_;
+  }
+
+  void pop_back() {
+    CANOPY_ASSERT(size_ > 0, "Ring::pop_back on an empty ring");
+    std::destroy_at(data_ + ((head_ + size_ - 1) & (cap_ - 1)));
     --size_;
   }
 

@@ -259,7 +259,7 @@ void CanisterRt::begin_execution(CallContext* cc) {
   exec_.cost = cfg_.message_base_cost;
   exec_.balance_before = balance_;
   exec_.new_slots.clear();
-  exec_.outbox.clear();
+  CANOPY_ASSERT(exec_.sent.empty(), "messages of an earlier execution not committed");
   exec_.touched.clear();
   exec_.forced_trap.reset();
   exec_.on_commit.clear();
@@ -452,13 +452,21 @@ void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
   // R7: state, cycles and the calls this execution made are rolled back.
   if (code_) code_->restore_state();
   balance_ = exec_.balance_before;
+  // The messages it sent leave their queues again; a response gets its reserved slot back.
+  for (auto it = exec_.sent.rbegin(); it != exec_.sent.rend(); ++it) {
+    PeerQueues& pq = **it;
+    CANOPY_ASSERT(pq.exec_pushed > 0, "send accounting");
+    if (std::holds_alternative<Response>(pq.out.msgs.back())) ++pq.out.reserved;
+    pq.out.msgs.pop_back();
+    --pq.exec_pushed;
+  }
+  exec_.sent.clear();
   for (uint32_t idx : exec_.new_slots) {
     Slot& s = slots_[idx];
     if (s.state == Slot::State::free) continue;
     if (!s.system) {
       PeerQueues& pq = peer(s.callee);
-      CANOPY_ASSERT(pq.out.reserved > 0 && pq.in.reserved > 0, "reservation accounting");
-      --pq.out.reserved;
+      CANOPY_ASSERT(pq.in.reserved > 0, "reservation accounting");
       --pq.in.reserved;
     }
     CANOPY_ASSERT(s.cc->outstanding > 0, "outstanding accounting");
@@ -470,7 +478,6 @@ void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
     it->cc->cycles_available = it->cycles_available;
   }
   exec_.new_slots.clear();
-  exec_.outbox.clear();
   exec_.touched.clear();
   exec_.on_commit.clear();
   ingress_out_.clear();
@@ -520,23 +527,23 @@ void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
 }
 
 void CanisterRt::commit_execution() {
-  for (auto& item : exec_.outbox) {
-    Queue& q = item.pq->out;
-    CANOPY_ASSERT(q.reserved > 0, "commit without reservation");
-    --q.reserved;
-    if (auto* req = std::get_if<Request>(&item.msg)) {
+  for (PeerQueues* pq : exec_.sent) {
+    // This execution's first message not yet committed in pq.
+    const Message& msg = pq->out.msgs[pq->out.msgs.size() - pq->exec_pushed];
+    --pq->exec_pushed;
+    if (const auto* req = std::get_if<Request>(&msg)) {
       ++counters_.calls_accepted;
       record(TraceKind::request_sent, id_, req->to, req->call_seq, 0, req->method);
     } else {
-      const auto& resp = std::get<Response>(item.msg);
+      const auto& resp = std::get<Response>(msg);
       record(TraceKind::response_sent, id_, resp.to, resp.call_seq, code_of(resp.result), {});
     }
-    q.msgs.push_back(std::move(item.msg));
-    if (!item.pq->out_dirty) {
-      item.pq->out_dirty = true;
-      dirty_out_.push_back(item.pq);
+    if (!pq->out_dirty) {
+      pq->out_dirty = true;
+      dirty_out_.push_back(pq);
     }
   }
+  exec_.sent.clear();
   for (auto& r : ingress_out_) {
     record(TraceKind::ingress_completed, id_, CanisterId{0}, r.id.value,
            code_of(r.result), {});
@@ -545,7 +552,6 @@ void CanisterRt::commit_execution() {
   for (auto& fn : exec_.on_commit) fn();
   exec_.on_commit.clear();
   round_cost_ += exec_.cost;
-  exec_.outbox.clear();
   exec_.new_slots.clear();
   exec_.touched.clear();
   ingress_out_.clear();
@@ -585,7 +591,15 @@ void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
   r.call_seq = cc.caller_call_seq;
   r.result = std::move(result);
   r.refund = refund;
-  exec_.outbox.push_back(OutItem{&pq, Message{std::move(r)}});
+  CANOPY_ASSERT(pq.out.reserved > 0, "a response without its reserved slot (R2)");
+  --pq.out.reserved;
+  send(pq, Message{std::move(r)});
+}
+
+void CanisterRt::send(PeerQueues& pq, Message&& msg) {
+  pq.out.msgs.push_back(std::move(msg));
+  ++pq.exec_pushed;
+  exec_.sent.push_back(&pq);
 }
 
 void CanisterRt::charge(uint64_t cost) {
@@ -675,8 +689,7 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
                             "response ({} messages, R2)",
                             to.to_string(), cfg_.queue_capacity));
   }
-  ++pq.out.reserved;
-  ++pq.in.reserved;
+  ++pq.in.reserved;  // the response's slot; the request takes its output slot when sent below
   balance_ -= options.cycles;
   const uint32_t idx = alloc_slot();
   Slot& s = slots_[idx];
@@ -702,7 +715,7 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
   r.callback = SlotRef{idx, s.generation};
   r.call_seq = s.call_seq;
   r.deadline_ms = s.deadline_ms;
-  exec_.outbox.push_back(OutItem{&pq, Message{std::move(r)}});
+  send(pq, Message{std::move(r)});
   return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
 }
 

@@ -194,7 +194,13 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
   if (deferred_.size() < shards) deferred_.resize(shards);
   auto run_shard = [&](size_t k) {
     std::vector<DeferredBounce>& out = deferred_[k];
-    for (size_t i = 0; i < executed.size(); ++i) {
+    const size_t n = executed.size();
+    for (size_t i = 0; i < n; ++i) {
+      if (i + 6 < n) executed[i + 6]->prefetch_route(k, 0);
+      if (i + 4 < n) executed[i + 4]->prefetch_route(k, 1);
+      if (i + 3 < n) executed[i + 3]->prefetch_route(k, 2);
+      if (i + 2 < n) executed[i + 2]->prefetch_route(k, 3);
+      if (i + 1 < n) executed[i + 1]->prefetch_route(k, 4);
       for (const CanisterRt::RouteRef& ref : executed[i]->route_buckets()[k]) {
         PeerQueues& pq = *ref.pq;
         for (uint64_t m = 0; !pq.transit.empty(); ++m) {
@@ -352,6 +358,8 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     costs_.assign(active_.size(), 0);
     sequential_.assign(active_.size(), 0);
     executor.for_each(active_.size(), [&](size_t i) {
+      if (i + 4 < active_.size()) active_[i + 4]->prefetch_self();
+      if (i + 2 < active_.size()) active_[i + 2]->prefetch_input();
       CanisterRt& c = *active_[i];
       CANOPY_ASSERT(c.has_input(), "a canister picked to execute has no input");
       costs_[i] = c.run_iteration(budget);

@@ -84,18 +84,23 @@ TEST(CoreRing, ClearKeepsCapacityAndDestroysElements) {
 }
 
 TEST(CoreRing, PropertyAgreesWithStdDeque) {
+  // op % 3: 0 push_back, 1 pop_front, 2 pop_back (pops on an empty ring push instead).
   const bool ok = rc::check("Ring agrees with std::deque under any push/pop sequence",
-                            [](const std::vector<std::pair<bool, std::string>>& ops) {
+                            [](const std::vector<std::pair<uint8_t, std::string>>& ops) {
                               Ring<std::string> r;
                               std::deque<std::string> model;
-                              for (const auto& [push, value] : ops) {
-                                if (push || model.empty()) {
+                              for (const auto& [op, value] : ops) {
+                                if (op % 3 == 0 || model.empty()) {
                                   r.push_back(value);
                                   model.push_back(value);
-                                } else {
+                                } else if (op % 3 == 1) {
                                   RC_ASSERT(r.front() == model.front());
                                   r.pop_front();
                                   model.pop_front();
+                                } else {
+                                  RC_ASSERT(r.back() == model.back());
+                                  r.pop_back();
+                                  model.pop_back();
                                 }
                                 RC_ASSERT(r.size() == model.size());
                               }
