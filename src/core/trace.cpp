@@ -28,8 +28,9 @@ uint64_t trace_fold_bytes(uint64_t hash, const void* data, size_t n) {
 }
 
 uint64_t trace_fold(uint64_t hash, const TraceEvent& e) {
-  return detail::fold_event(hash, static_cast<uint8_t>(e.kind), e.reject_code, e.subnet,
-                            e.iteration, e.round, e.from.value, e.to.value, e.call_seq);
+  return detail::fold_event_label(hash, static_cast<uint8_t>(e.kind), e.reject_code, e.subnet,
+                                  e.iteration, e.round, e.from.value, e.to.value, e.call_seq,
+                                  e.label.data(), e.label.size());
 }
 
 }  // namespace canopy

@@ -62,9 +62,9 @@ void CanisterRt::schedule_input(PeerQueues& pq) {
 
 void CanisterRt::record(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq,
                         uint8_t code, std::string_view label) {
-  trace_hash_ = fold_event(trace_hash_, static_cast<uint8_t>(kind), code, subnet_.value,
-                           clock_.iteration, clock_.round, from.value, to.value, call_seq);
-  trace_hash_ = fold_bytes(trace_hash_, label.data(), label.size());
+  trace_hash_ = fold_event_label(trace_hash_, static_cast<uint8_t>(kind), code, subnet_.value,
+                                 clock_.iteration, clock_.round, from.value, to.value, call_seq,
+                                 label.data(), label.size());
   if (cfg_.record_trace && trace_.size() < cfg_.trace_events_max) {
     TraceEvent e;
     e.kind = kind;
@@ -584,22 +584,25 @@ void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
     return;
   }
   PeerQueues& pq = peer(cc.caller);
-  Response r;
+  CANOPY_ASSERT(pq.out.reserved > 0, "a response without its reserved slot (R2)");
+  --pq.out.reserved;
+  Response& r = send<Response>(pq);
   r.from = id_;
   r.to = cc.caller;
   r.callback = cc.caller_slot;
   r.call_seq = cc.caller_call_seq;
   r.result = std::move(result);
   r.refund = refund;
-  CANOPY_ASSERT(pq.out.reserved > 0, "a response without its reserved slot (R2)");
-  --pq.out.reserved;
-  send(pq, Message{std::move(r)});
 }
 
-void CanisterRt::send(PeerQueues& pq, Message&& msg) {
-  pq.out.msgs.push_back(std::move(msg));
-  ++pq.exec_pushed;
+template <class M>
+M& CanisterRt::send(PeerQueues& pq) {
+  // Room first, so that once the message is appended nothing can fail before it is recorded.
+  if (exec_.sent.size() == exec_.sent.capacity()) exec_.sent.reserve(2 * exec_.sent.size() + 8);
+  M& m = std::get<M>(pq.out.msgs.emplace_back(std::in_place_type<M>));
   exec_.sent.push_back(&pq);
+  ++pq.exec_pushed;
+  return m;
 }
 
 void CanisterRt::charge(uint64_t cost) {
@@ -706,22 +709,22 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
   ++cc.outstanding;
   exec_.new_slots.push_back(idx);
   if (s.deadline_ms != 0) deadlines_.emplace(s.deadline_ms, idx, s.generation);
-  Request r;
+  Request& r = send<Request>(pq);
   r.from = id_;
   r.to = to;
-  r.method = std::string(method);
+  r.method = method;
   r.payload = std::move(payload);
   r.cycles = options.cycles;
   r.callback = SlotRef{idx, s.generation};
   r.call_seq = s.call_seq;
   r.deadline_ms = s.deadline_ms;
-  send(pq, Message{std::move(r)});
   return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
 }
 
 // ---------------------------------------------------------------- induction (scheduler side)
 
-std::optional<Reject> CanisterRt::try_induct_request(Request& req) {
+std::optional<Reject> CanisterRt::try_induct_request(Message& msg) {
+  Request& req = std::get<Request>(msg);
   if (!code_) {
     return Reject{RejectCode::canister_error,
                   fmt::format("canister {} is empty (no code installed)", id_.to_string())};
@@ -744,12 +747,13 @@ std::optional<Reject> CanisterRt::try_induct_request(Request& req) {
   }
   ++pq.out.reserved;
   record(TraceKind::request_inducted, req.from, id_, req.call_seq, 0, req.method);
-  pq.in.msgs.push_back(Message{std::move(req)});
+  pq.in.msgs.emplace_back(std::move(msg));
   schedule_input(pq);
   return std::nullopt;
 }
 
-bool CanisterRt::induct_response(Response&& resp) {
+bool CanisterRt::induct_response(Message& msg) {
+  const Response& resp = std::get<Response>(msg);
   Slot* s = find_slot(resp.callback);
   if (s == nullptr || s->timed_out) {
     ++counters_.late_responses_dropped;  // R10: a late response is dropped
@@ -764,7 +768,7 @@ bool CanisterRt::induct_response(Response&& resp) {
   CANOPY_ASSERT(pq.in.reserved > 0, "response without a reserved slot (R2)");
   --pq.in.reserved;
   s->response_inducted = true;
-  pq.in.msgs.push_back(Message{std::move(resp)});
+  pq.in.msgs.emplace_back(std::move(msg));
   schedule_input(pq);
   return true;
 }

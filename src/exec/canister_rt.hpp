@@ -258,10 +258,12 @@ class CanisterRt {
   const std::map<CanisterId, PeerQueues>& peers() const { return peers_; }
   // Induction of a request from `from` (R2): needs a slot in in[from] and reserves one in
   // out[from]. Returns a reject when the canister cannot take it.
-  std::optional<Reject> try_induct_request(Request& req);
+  // `msg` holds a Request; it is moved into the input queue if accepted, left as is if not.
+  std::optional<Reject> try_induct_request(Message& msg);
   // Induction of a response to one of our calls; always succeeds (reserved), except that a late
   // response of a timed-out call is dropped (R10). Returns false if dropped.
-  bool induct_response(Response&& resp);
+  // `msg` holds a Response; it is moved into the input queue unless dropped.
+  bool induct_response(Message& msg);
   // Enqueue an ingress message (R11). Returns a reject if the ingress queue is full.
   std::optional<Reject> induct_ingress(Request&& req);
   // R10: produce SYS_UNKNOWN for bounded-wait calls whose deadline has passed.
@@ -363,7 +365,10 @@ class CanisterRt {
     Waiter w;  // fn == nullptr: withdrawn
   };
 
-  void send(PeerQueues& pq, Message&& msg);
+  // Appends a default message of type M (Request or Response) to pq's output queue as a
+  // message of the current execution, to be filled in place.
+  template <class M>
+  M& send(PeerQueues& pq);
   void execute(Message&& msg);
   void execute_request(Request&& req);
   void execute_response(Response&& resp);

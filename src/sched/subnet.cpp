@@ -73,7 +73,7 @@ void Subnet::bounce(Request&& req, Reject reject) {
 
 std::optional<Reject> Subnet::induct(CanisterRt& to, uint32_t ordinal, Message& msg) {
   if (auto* req = std::get_if<Request>(&msg)) {
-    auto rej = to.try_induct_request(*req);
+    auto rej = to.try_induct_request(msg);
     if (rej) {
       TraceEvent e;
       e.kind = TraceKind::request_rejected;
@@ -86,7 +86,7 @@ std::optional<Reject> Subnet::induct(CanisterRt& to, uint32_t ordinal, Message& 
     if (!rej) has_input_[ordinal] = 1;
     return rej;
   }
-  if (to.induct_response(std::move(std::get<Response>(msg)))) has_input_[ordinal] = 1;
+  if (to.induct_response(msg)) has_input_[ordinal] = 1;
   return std::nullopt;
 }
 
@@ -204,12 +204,12 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
       for (const CanisterRt::RouteRef& ref : executed[i]->route_buckets()[k]) {
         PeerQueues& pq = *ref.pq;
         for (uint64_t m = 0; !pq.transit.empty(); ++m) {
-          Message msg = std::move(pq.transit.front());
-          pq.transit.pop_front();
+          Message& msg = pq.transit.front();  // moved out by induct if accepted
           if (auto rej = induct(*pq.route_local, pq.route_ordinal, msg)) {
             out.push_back(DeferredBounce{i, ref.queue, m, std::move(std::get<Request>(msg)),
                                          std::move(*rej)});
           }
+          pq.transit.pop_front();
         }
       }
     }
