@@ -47,7 +47,7 @@ Executor::Executor(unsigned threads) : threads_(threads) {
 
 Executor::~Executor() = default;
 
-void Executor::for_each(size_t n, const std::function<void(size_t)>& fn) {
+void Executor::for_each(size_t n, const std::function<void(size_t)>& fn, Split split) {
   if (n == 0) return;
   if (!tbb_ || n == 1) {
     for (size_t i = 0; i < n; ++i)
@@ -63,7 +63,13 @@ void Executor::for_each(size_t n, const std::function<void(size_t)>& fn) {
     tsan_release(&tsan_done_sync);
   };
   tsan_release(&tsan_start_sync);
-  tbb_->arena.execute([&] { tbb::parallel_for(size_t{0}, n, body); });
+  tbb_->arena.execute([&] {
+    if (split == Split::blocks) {
+      tbb::parallel_for(size_t{0}, n, body, tbb::static_partitioner{});
+    } else {
+      tbb::parallel_for(size_t{0}, n, body);
+    }
+  });
   tsan_acquire(&tsan_done_sync);
 }
 

@@ -13,6 +13,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 
@@ -25,9 +26,14 @@ class Executor {
   Executor(const Executor&) = delete;
   Executor& operator=(const Executor&) = delete;
   unsigned threads() const { return threads_; }
+  // How for_each divides [0, n) over the threads. `balanced`: work stealing (oneTBB's auto
+  // partitioner). `blocks`: thread t takes the t-th contiguous block, the same way on every call
+  // (oneTBB's static partitioner), so that a scheduler that splits its phases the same way finds
+  // a canister's memory in the cache of the thread that touched it last.
+  enum class Split : uint8_t { balanced, blocks };
   // Calls fn(i) for i in [0, n), possibly in parallel; returns when all are done. Driver
-  // thread only.
-  void for_each(size_t n, const std::function<void(size_t)>& fn);
+  // thread only. The split is a performance choice only: fn must not depend on it.
+  void for_each(size_t n, const std::function<void(size_t)>& fn, Split split = Split::balanced);
 
  private:
   struct Tbb;

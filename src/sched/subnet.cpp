@@ -125,13 +125,12 @@ void Subnet::route_cached(PeerQueues& via, Message&& msg) {
   }
 }
 
-namespace {
-// Routing shard of a destination canister: a multiplicative hash, so that callers and callees
-// with interleaved ids do not all land on one shard.
-size_t shard_of(CanisterId dest, size_t shards) {
-  return static_cast<size_t>((dest.value * 0x9E3779B97F4A7C15ULL) >> 32) % shards;
+// Routing shard of a destination canister: contiguous blocks of canister-id order, like the
+// execution phase's split (Executor::Split::blocks), so that a shard mostly touches canisters
+// its thread has just executed. Any choice gives the same outcome (see route_local_phase).
+size_t Subnet::shard_of(uint32_t ordinal, size_t shards) const {
+  return static_cast<size_t>(uint64_t{ordinal} * shards / ordered_.size());
 }
-}  // namespace
 
 void Subnet::refresh_route(PeerQueues& via) {
   const uint64_t version = routing_.version();
@@ -182,7 +181,7 @@ bool Subnet::prepare_routes(CanisterRt& c, size_t shards) {
     if (pq.route_local == nullptr) {
       remote.push_back(&pq);  // another subnet or unknown
     } else {
-      buckets[shards > 1 ? shard_of(pq.peer, shards) : 0].push_back(
+      buckets[shards > 1 ? shard_of(pq.route_ordinal, shards) : 0].push_back(
           CanisterRt::RouteRef{&pq, position});
     }
   });
@@ -217,7 +216,7 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
   if (shards == 1) {
     run_shard(0);
   } else {
-    executor.for_each(shards, run_shard);
+    executor.for_each(shards, run_shard, Executor::Split::blocks);
   }
 }
 
@@ -366,7 +365,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
       has_input_[c.ordinal()] = c.has_input() ? 1 : 0;
       spent_[c.ordinal()] = c.round_cost() >= budget ? 1 : 0;
       sequential_[i] = prepare_routes(c, shards) ? 1 : 0;
-    });
+    }, Executor::Split::blocks);
     for (uint64_t cst : costs_) round_cost += cst;
     route_local_phase(active_, shards, executor);
     route_sequential_phase(active_);

@@ -60,6 +60,7 @@ class Subnet {
   void bounce(Request&& req, Reject reject);
   // Routing in phases (see subnet.cpp). prepare_routes runs on the canister's own thread.
   size_t routing_shards(size_t executed, const Executor& executor) const;
+  size_t shard_of(uint32_t ordinal, size_t shards) const;
   bool prepare_routes(CanisterRt& c, size_t shards);
   void route_local_phase(const std::vector<CanisterRt*>& executed, size_t shards,
                          Executor& executor);
