@@ -24,6 +24,7 @@
 #include "canopy/trace.hpp"
 #include "core/messages.hpp"
 #include "core/ring.hpp"
+#include "core/stable_vector.hpp"
 
 namespace canopy {
 class Pools;
@@ -428,7 +429,7 @@ class CanisterRt {
   uint32_t free_context_ = UINT32_MAX;
   size_t open_contexts_ = 0;
 
-  std::vector<Slot> slots_;
+  StableVector<Slot> slots_;  // stable addresses: a 1M-call fan-out never moves a slot
   uint32_t free_slot_ = UINT32_MAX;
   size_t live_slots_ = 0;
   uint64_t call_seq_ = 0;
