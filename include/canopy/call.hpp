@@ -64,9 +64,12 @@ class [[nodiscard]] Call {
     if (!raw) return tl::unexpected<Reject>(std::move(raw.error()));
     if constexpr (std::is_void_v<R>) {
       decode<void>(*raw);
+      detail::recycle_buffer(std::move(*raw));
       return {};
     } else {
-      return decode<R>(*raw);
+      Result<R> value = decode<R>(*raw);
+      detail::recycle_buffer(std::move(*raw));
+      return value;
     }
   }
 

@@ -352,6 +352,7 @@ void CanisterRt::execute_request(Request&& req) {
     trap_execution(cc, "unknown exception");
     return;
   }
+  recycle_buffer(std::move(req.payload));  // decoded: the bytes are not needed any more
   if (auto trap = run_ready(cc)) {
     trap_execution(cc, *trap);
     return;
