@@ -24,7 +24,6 @@
 #include "canopy/trace.hpp"
 #include "core/messages.hpp"
 #include "core/ring.hpp"
-#include "core/stable_vector.hpp"
 
 namespace canopy {
 class Pools;
@@ -429,7 +428,7 @@ class CanisterRt {
   uint32_t free_context_ = UINT32_MAX;
   size_t open_contexts_ = 0;
 
-  StableVector<Slot> slots_;  // stable addresses: a 1M-call fan-out never moves a slot
+  std::vector<Slot> slots_;
   uint32_t free_slot_ = UINT32_MAX;
   size_t live_slots_ = 0;
   uint64_t call_seq_ = 0;
