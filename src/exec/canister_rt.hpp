@@ -171,22 +171,12 @@ class CanisterRt {
 
   // ---- execution (parallel phase) ----
   bool has_input() const { return !ready_.empty(); }
-  // Cache prefetch hints for the scheduler's loops over thousands of canisters, issued a few
-  // canisters ahead (each pass over them otherwise starts with cache misses). Pure hints: no
-  // effect on behaviour. prefetch_input reads ready_ (so prefetch_self should come first).
+  // Cache prefetch hint for the scheduler's loops over thousands of canisters, issued a few
+  // canisters ahead (each pass over them otherwise starts with cache misses). Only prefetch
+  // instructions, no loads: the canister may be executing on another thread meanwhile.
   void prefetch_self() const {
     const auto* p = reinterpret_cast<const char*>(this);
     for (size_t off = 0; off < sizeof(CanisterRt); off += 64) __builtin_prefetch(p + off);
-  }
-  void prefetch_input() const {
-    if (ready_.empty()) return;
-    const PeerQueues* pq = ready_.front();
-    __builtin_prefetch(pq);
-    __builtin_prefetch(reinterpret_cast<const char*>(pq) + 64);
-    if (!pq->in.msgs.empty()) {
-      const auto* m = reinterpret_cast<const char*>(&pq->in.msgs.front());
-      for (size_t off = 0; off < sizeof(Message); off += 64) __builtin_prefetch(m + off);
-    }
   }
   // Executes messages from the input queues round-robin until none is left or the canister's
   // round budget is spent. Returns the cost used.
@@ -221,7 +211,9 @@ class CanisterRt {
   };
   std::vector<std::vector<RouteRef>>& route_buckets() { return route_buckets_; }
   // Prefetch hints for the routing phase's walk over bucket `k` (stage 0 first, a few
-  // canisters ahead; each stage reads what the previous one fetched).
+  // canisters ahead; each stage reads what the previous one fetched). Reads only what the
+  // routing shard `k` owns in this phase: the buckets (read-only while routing) and the transit
+  // rings of bucket k's queues (drained by shard k alone).
   void prefetch_route(size_t k, int stage) const {
     if (stage == 0) {
       __builtin_prefetch(&route_buckets_);

@@ -357,8 +357,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     costs_.assign(active_.size(), 0);
     sequential_.assign(active_.size(), 0);
     executor.for_each(active_.size(), [&](size_t i) {
-      if (i + 4 < active_.size()) active_[i + 4]->prefetch_self();
-      if (i + 2 < active_.size()) active_[i + 2]->prefetch_input();
+      if (i + 2 < active_.size()) active_[i + 2]->prefetch_self();
       CanisterRt& c = *active_[i];
       CANOPY_ASSERT(c.has_input(), "a canister picked to execute has no input");
       costs_[i] = c.run_iteration(budget);
