@@ -170,7 +170,7 @@ size_t Subnet::routing_shards(size_t executed, const Executor& executor) const {
              : 1;
 }
 
-bool Subnet::prepare_routes(CanisterRt& c, size_t shards) {
+bool Subnet::prepare_routes(CanisterRt& c, size_t shards, uint64_t& shard_mask) {
   auto& buckets = c.route_buckets();
   if (buckets.size() < shards) buckets.resize(shards);
   for (size_t k = 0; k < shards; ++k) buckets[k].clear();
@@ -181,8 +181,9 @@ bool Subnet::prepare_routes(CanisterRt& c, size_t shards) {
     if (pq.route_local == nullptr) {
       remote.push_back(&pq);  // another subnet or unknown
     } else {
-      buckets[shards > 1 ? shard_of(pq.route_ordinal, shards) : 0].push_back(
-          CanisterRt::RouteRef{&pq, position});
+      const size_t k = shards > 1 ? shard_of(pq.route_ordinal, shards) : 0;
+      buckets[k].push_back(CanisterRt::RouteRef{&pq, position});
+      shard_mask |= shard_bit(k);
     }
   });
   return !remote.empty() || c.has_ingress_replies();
@@ -191,15 +192,25 @@ bool Subnet::prepare_routes(CanisterRt& c, size_t shards) {
 void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t shards,
                                Executor& executor) {
   if (deferred_.size() < shards) deferred_.resize(shards);
+  if (shard_lists_.size() < shards) shard_lists_.resize(shards);
   auto run_shard = [&](size_t k) {
     std::vector<DeferredBounce>& out = deferred_[k];
-    const size_t n = executed.size();
-    for (size_t i = 0; i < n; ++i) {
-      if (i + 6 < n) executed[i + 6]->prefetch_route(k, 0);
-      if (i + 4 < n) executed[i + 4]->prefetch_route(k, 1);
-      if (i + 3 < n) executed[i + 3]->prefetch_route(k, 2);
-      if (i + 2 < n) executed[i + 2]->prefetch_route(k, 3);
-      if (i + 1 < n) executed[i + 1]->prefetch_route(k, 4);
+    // The executed canisters with messages for this shard, from the dense masks: the shard
+    // never touches the others (their memory is in the other threads' caches).
+    std::vector<uint32_t>& list = shard_lists_[k].positions;
+    list.clear();
+    const uint64_t bit = shard_bit(k);
+    for (size_t i = 0; i < executed.size(); ++i) {
+      if (route_mask_[i] & bit) list.push_back(static_cast<uint32_t>(i));
+    }
+    const size_t n = list.size();
+    for (size_t j = 0; j < n; ++j) {
+      if (j + 6 < n) executed[list[j + 6]]->prefetch_route(k, 0);
+      if (j + 4 < n) executed[list[j + 4]]->prefetch_route(k, 1);
+      if (j + 3 < n) executed[list[j + 3]]->prefetch_route(k, 2);
+      if (j + 2 < n) executed[list[j + 2]]->prefetch_route(k, 3);
+      if (j + 1 < n) executed[list[j + 1]]->prefetch_route(k, 4);
+      const size_t i = list[j];
       for (const CanisterRt::RouteRef& ref : executed[i]->route_buckets()[k]) {
         PeerQueues& pq = *ref.pq;
         for (uint64_t m = 0; !pq.transit.empty(); ++m) {
@@ -256,7 +267,9 @@ void Subnet::bounce_phase(size_t shards) {
 
 void Subnet::route_outputs(const std::vector<CanisterRt*>& executed, Executor& executor) {
   sequential_.assign(executed.size(), 0);
-  for (size_t i = 0; i < executed.size(); ++i) sequential_[i] = prepare_routes(*executed[i], 1);
+  route_mask_.assign(executed.size(), 0);
+  for (size_t i = 0; i < executed.size(); ++i)
+    sequential_[i] = prepare_routes(*executed[i], 1, route_mask_[i]);
   route_local_phase(executed, 1, executor);
   route_sequential_phase(executed);
   bounce_phase(1);
@@ -356,6 +369,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     const size_t shards = routing_shards(active_.size(), executor);
     costs_.assign(active_.size(), 0);
     sequential_.assign(active_.size(), 0);
+    route_mask_.assign(active_.size(), 0);
     executor.for_each(active_.size(), [&](size_t i) {
       if (i + 2 < active_.size()) active_[i + 2]->prefetch_self();
       CanisterRt& c = *active_[i];
@@ -363,7 +377,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
       costs_[i] = c.run_iteration(budget);
       has_input_[c.ordinal()] = c.has_input() ? 1 : 0;
       spent_[c.ordinal()] = c.round_cost() >= budget ? 1 : 0;
-      sequential_[i] = prepare_routes(c, shards) ? 1 : 0;
+      sequential_[i] = prepare_routes(c, shards, route_mask_[i]) ? 1 : 0;
     }, Executor::Split::blocks);
     for (uint64_t cst : costs_) round_cost += cst;
     route_local_phase(active_, shards, executor);

@@ -61,7 +61,9 @@ class Subnet {
   // Routing in phases (see subnet.cpp). prepare_routes runs on the canister's own thread.
   size_t routing_shards(size_t executed, const Executor& executor) const;
   size_t shard_of(uint32_t ordinal, size_t shards) const;
-  bool prepare_routes(CanisterRt& c, size_t shards);
+  bool prepare_routes(CanisterRt& c, size_t shards, uint64_t& shard_mask);
+  // Bit of shard k in a routing mask (shards beyond 63 share the last bit).
+  static uint64_t shard_bit(size_t k) { return uint64_t{1} << (k < 63 ? k : 63); }
   void route_local_phase(const std::vector<CanisterRt*>& executed, size_t shards,
                          Executor& executor);
   void route_sequential_phase(const std::vector<CanisterRt*>& executed);
@@ -83,6 +85,11 @@ class Subnet {
   std::vector<uint8_t> has_input_;  // has input (set by induction and after executing)
   std::vector<uint8_t> spent_;      // round budget spent (R14)
   std::vector<uint8_t> sequential_;  // by position in active_: needs the sequential phase
+  std::vector<uint64_t> route_mask_;  // by position in active_: shards it has messages for
+  struct alignas(64) ShardScratch {   // one per routing shard, on its own cache line
+    std::vector<uint32_t> positions;
+  };
+  std::vector<ShardScratch> shard_lists_;
   std::vector<Request> ingress_pending_;
   std::deque<XnetMessage> incoming_;
   std::vector<Message> xnet_out_;
