@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <oneapi/tbb/task_group.h>
+#include <atomic>
 #include <functional>
 
 #include "canopy/assert.hpp"
@@ -102,12 +103,42 @@ struct QueryEvaluator::Frame {
 // Pending outlives it (the issuing frame waits for every task before it ends).
 struct QueryEvaluator::Pending {
   tbb::task_group group;
+  QueryEvaluator* self = nullptr;
   CanisterId to;
   std::string method;
   Bytes payload;
   uint32_t depth = 0;
   Result<Bytes> result;
+  // On a worker: evaluates the call into `result`.
+  void run() {
+    handoff_acquire();
+    result = self->eval(to, method, payload, depth, nullptr);
+    handoff_release();
+  }
 };
+
+namespace {
+// The functor of a parallel evaluation task. oneTBB copies it into a task object with header
+// code that ThreadSanitizer sees, then hands the object to a worker (and recycles task memory)
+// through libtbb, which TSan does not see. So the one pointer it carries is written and read
+// with atomic operations (std::atomic_ref on a plain member, which has no non-atomic
+// initialisation write); everything the task reads through it was published before the run by
+// handoff_release (the pointer was read by TSan as a racing plain load before: a flaky report
+// in R17_Limits.TotalCostBudget).
+template <class P>
+class AtomicTask {
+ public:
+  explicit AtomicTask(P* p) { set(p); }
+  AtomicTask(const AtomicTask& o) { set(o.get()); }
+  AtomicTask& operator=(const AtomicTask&) = delete;
+  void operator()() const { get()->run(); }
+
+ private:
+  void set(P* p) { std::atomic_ref<P*>(p_).store(p, std::memory_order_relaxed); }
+  P* get() const { return std::atomic_ref<P*>(p_).load(std::memory_order_relaxed); }
+  alignas(std::atomic_ref<P*>::required_alignment) mutable P* p_;
+};
+}  // namespace
 
 // A call waiting in the breadth-first queue, with the copy taken when it was issued.
 struct QueryEvaluator::BfsItem {
@@ -338,6 +369,7 @@ IssueResult QueryEvaluator::on_call(Frame& frame, CallContext& cc, CanisterId to
     }
     case QueryOrder::parallel: {
       auto p = std::make_shared<Pending>();
+      p->self = this;
       p->to = to;
       p->method = std::string(method);
       p->payload = std::move(payload);
@@ -345,12 +377,7 @@ IssueResult QueryEvaluator::on_call(Frame& frame, CallContext& cc, CanisterId to
       frame.pending.push_back(p);
       handoff_acquire();  // tasks recycled by TBB were released at their end
       handoff_release();
-      p->group.run([self = this, pending = p.get()] {
-        handoff_acquire();
-        pending->result =
-            self->eval(pending->to, pending->method, pending->payload, pending->depth, nullptr);
-        handoff_release();
-      });
+      p->group.run(AtomicTask<Pending>(p.get()));
       return settle_lazily(caller, cc, to, [p]() -> Result<Bytes> {
         p->group.wait();
         handoff_acquire();
