@@ -74,6 +74,34 @@ struct Node : Canister<uint64_t> {
   uint64_t pings(Ctx&) { return state(); }
 };
 
+// A bounded-wait call with cycles attached (R8 x R10).
+struct Paid {
+  Outcome outcome;
+  uint64_t refunded = 0;
+  uint64_t balance_after = 0;
+  template <class A>
+  void serialize(A& ar) { ar(outcome, refunded, balance_after); }
+};
+
+struct Payer : Canister<Unit> {
+  static void methods(Methods<Payer>& m) {
+    m.update("pay_bounded", &Payer::pay_bounded);
+    m.update("accept", &Payer::accept);
+  }
+  Task<Paid> pay_bounded(Ctx& ctx, CanisterId to, uint64_t timeout_ms, uint64_t attach,
+                         uint64_t accept_max) {
+    auto c = ctx.call_with<uint64_t>(CallOptions{.cycles = attach, .timeout_ms = timeout_ms}, to,
+                                     "accept", accept_max);
+    auto r = co_await c;
+    Paid p;
+    p.outcome = outcome_of(r);
+    p.refunded = c.refunded_cycles();
+    p.balance_after = ctx.balance();
+    co_return p;
+  }
+  uint64_t accept(Ctx& ctx, uint64_t max) { return ctx.accept_cycles(max); }
+};
+
 Config slow_xnet(uint32_t latency_rounds) {
   Config c;
   c.subnets = 2;
@@ -191,4 +219,39 @@ TEST(R10_BoundedWait, BoundedCallRolledBackByATrapNeverTimesOut) {
   EXPECT_EQ(st.responses_delivered, 0u);
   EXPECT_EQ(st.late_responses_dropped, 0u);
   EXPECT_EQ(h.rt().query<uint64_t>(remote, "pings").value(), 0u);
+}
+
+TEST(R10_BoundedWait, R8_ATimedOutCallRefundsNothingAndItsLateRefundIsBurned) {
+  // R8 x R10: the SYS_UNKNOWN reject carries no refund (the caller cannot know what the callee
+  // accepted), and the late response that would have carried the refund is dropped, so the
+  // unaccepted cycles are burned. The callee keeps what it accepted. No balance goes negative.
+  Harness h(slow_xnet(10));  // round trip 2 x 10 rounds = 2000 ms; timeout 500 ms
+  auto payer = h.install<Payer>(0, {}, 10'000);
+  auto payee = h.install<Payer>(1, {}, 1'000);
+  auto r = h.update<Paid>(payer, "pay_bounded", payee, uint64_t{500}, uint64_t{1'000},
+                          uint64_t{300});
+  ASSERT_TRUE(r) << describe(r);
+  EXPECT_EQ(r->outcome.reject_code(), RejectCode::sys_unknown) << r->outcome.message;
+  EXPECT_EQ(r->refunded, 0u) << "SYS_UNKNOWN refunds nothing";
+  EXPECT_EQ(r->balance_after, 9'000u) << "the attached cycles left with the call";
+  h.settle();
+  EXPECT_EQ(h.rt().stats().late_responses_dropped, 1u);
+  EXPECT_EQ(h.balance(payee), 1'300u) << "the callee accepted 300 and keeps them";
+  EXPECT_EQ(h.balance(payer), 9'000u) << "the late refund of 700 is dropped with the response";
+  EXPECT_EQ(h.total_balance(), h.minted() - 700u) << "exactly the unaccepted 700 are burned";
+}
+
+TEST(R10_BoundedWait, R8_ABoundedCallAnsweredInTimeRefundsLikeAnyOther) {
+  Harness h(slow_xnet(1));  // round trip 2 x 1 rounds = 200 ms; timeout 5000 ms
+  auto payer = h.install<Payer>(0, {}, 10'000);
+  auto payee = h.install<Payer>(1, {}, 1'000);
+  auto r = h.update<Paid>(payer, "pay_bounded", payee, uint64_t{5'000}, uint64_t{1'000},
+                          uint64_t{300});
+  ASSERT_TRUE(r) << describe(r);
+  EXPECT_TRUE(r->outcome.ok()) << r->outcome.message;
+  EXPECT_EQ(r->refunded, 700u);
+  EXPECT_EQ(r->balance_after, 9'700u);
+  h.settle();
+  EXPECT_EQ(h.balance(payee), 1'300u);
+  EXPECT_EQ(h.total_balance(), h.minted()) << "nothing burned when the response arrives";
 }
