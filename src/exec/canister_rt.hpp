@@ -176,7 +176,8 @@ class CanisterRt {
   // instructions, no loads: the canister may be executing on another thread meanwhile.
   void prefetch_self() const {
     const auto* p = reinterpret_cast<const char*>(this);
-    for (size_t off = 0; off < sizeof(CanisterRt); off += 64) __builtin_prefetch(p + off);
+    const auto* hot_end = reinterpret_cast<const char*>(&cold_);
+    for (; p < hot_end; p += 64) __builtin_prefetch(p);
   }
   // Executes messages from the input queues round-robin until none is left or the canister's
   // round budget is spent. Returns the cost used.
@@ -390,6 +391,9 @@ class CanisterRt {
   void record(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq, uint8_t code,
               std::string_view label);
 
+  // Layout: the fields every message execution or induction touches come first, so that they
+  // share few cache lines (prefetch_self fetches exactly them); fields used rarely (ingress,
+  // timers, deadlines, queries, recorded traces) come after `cold_`.
   CanisterId id_;
   uint32_t ordinal_ = 0;
   SubnetId subnet_;
@@ -397,36 +401,34 @@ class CanisterRt {
   const Routing& routing_;
   const SubnetClock& clock_;
   std::unique_ptr<CanisterBase> code_;
+  CanisterStatus status_ = CanisterStatus::running;
+  bool executing_ = false;
+  std::optional<MethodKind> query_mode_;  // set while run_query evaluates a (composite) query
+  uint64_t balance_ = 0;
+  uint64_t trace_hash_ = trace_hash_seed;
+  uint64_t round_cost_ = 0;
+  CanisterCounters counters_;
+
+  std::map<CanisterId, PeerQueues> peers_;
+  Ring<PeerQueues*> ready_;
+  std::vector<Slot> slots_;
+  uint32_t free_slot_ = UINT32_MAX;
+  uint32_t free_context_ = UINT32_MAX;
+  size_t live_slots_ = 0;
+  uint64_t call_seq_ = 0;
+  size_t open_contexts_ = 0;
+  std::vector<PeerQueues*> dirty_out_;
+  std::vector<std::vector<RouteRef>> route_buckets_;
+  std::vector<PeerQueues*> remote_out_;
+  std::vector<IngressReply> ingress_replies_;
   // The last method looked up in code_'s table (most canisters serve one method at a time; a
   // string compare is cheaper than hashing the name). Reset when the code changes.
   struct MethodCache {
     std::string name;
     const MethodEntry* entry = nullptr;
   } method_cache_;
-  CanisterStatus status_ = CanisterStatus::running;
-  uint64_t balance_ = 0;
-  uint64_t rng_state_;
-
-  std::map<CanisterId, PeerQueues> peers_;
-  PeerQueues ingress_;
-  PeerQueues system_;  // timer and offload completions: no capacity, no reservation
-  Ring<PeerQueues*> ready_;
-  std::vector<PeerQueues*> dirty_out_;
-  std::vector<std::vector<RouteRef>> route_buckets_;
-  std::vector<PeerQueues*> remote_out_;
-  std::vector<IngressReply> ingress_replies_;
 
   std::deque<CallContext> contexts_;
-  uint32_t free_context_ = UINT32_MAX;
-  size_t open_contexts_ = 0;
-
-  std::vector<Slot> slots_;
-  uint32_t free_slot_ = UINT32_MAX;
-  size_t live_slots_ = 0;
-  uint64_t call_seq_ = 0;
-  // R10 deadlines: (deadline_ms, slot index, generation), earliest first.
-  using Deadline = std::tuple<uint64_t, uint32_t, uint32_t>;
-  mutable std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
 
   Execution exec_;
   // The ready queue: entries [posted_head_, size) are pending; empty between executions (a
@@ -435,11 +437,16 @@ class CanisterRt {
   size_t posted_head_ = 0;
   uint64_t posted_base_ = 0;  // ticket seq of posted_[0]
   std::vector<IngressReply> ingress_out_;  // replies to ingress of the current execution
-  bool executing_ = false;
-  std::optional<MethodKind> query_mode_;   // set while run_query evaluates a (composite) query
-  QueryCaller query_caller_;
-  uint64_t round_cost_ = 0;
 
+  // ---- rarely used ----
+  [[no_unique_address]] struct Cold {} cold_;
+  uint64_t rng_state_;
+  PeerQueues ingress_;
+  PeerQueues system_;  // timer and offload completions: no capacity, no reservation
+  // R10 deadlines: (deadline_ms, slot index, generation), earliest first.
+  using Deadline = std::tuple<uint64_t, uint32_t, uint32_t>;
+  mutable std::priority_queue<Deadline, std::vector<Deadline>, std::greater<>> deadlines_;
+  QueryCaller query_caller_;
   struct Timer {
     uint64_t due_ms = 0;
     uint64_t period_ms = 0;  // 0: one-shot
@@ -448,9 +455,6 @@ class CanisterRt {
   };
   std::map<uint64_t, Timer> timers_;  // by timer id: deterministic firing order
   uint64_t next_timer_id_ = 1;
-
-  CanisterCounters counters_;
-  uint64_t trace_hash_ = trace_hash_seed;
   std::vector<TraceEvent> trace_;
 };
 
