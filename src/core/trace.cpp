@@ -28,9 +28,10 @@ uint64_t trace_fold_bytes(uint64_t hash, const void* data, size_t n) {
 }
 
 uint64_t trace_fold(uint64_t hash, const TraceEvent& e) {
+  const bool label = detail::label_is_hashed(e.kind);
   return detail::fold_event_label(hash, static_cast<uint8_t>(e.kind), e.reject_code, e.subnet,
                                   e.iteration, e.round, e.from.value, e.to.value, e.call_seq,
-                                  e.label.data(), e.label.size());
+                                  e.label.data(), label ? e.label.size() : 0);
 }
 
 }  // namespace canopy

@@ -9,7 +9,16 @@
 #include <cstdint>
 #include <cstring>
 
+#include "canopy/trace.hpp"
+
 namespace canopy::detail {
+
+// Whether an event's label takes part in the hash. A request's method name is folded once, when
+// the request is sent; its induction and execution are identified by (from, call_seq), which
+// the request_sent event already tied to that name, so hashing the name again adds nothing.
+constexpr bool label_is_hashed(TraceKind kind) {
+  return kind != TraceKind::request_inducted && kind != TraceKind::execute_request;
+}
 
 inline uint64_t hash_mix(uint64_t hash, uint64_t v) {
   hash = (hash ^ v) * 0x9E3779B97F4A7C15ULL;
@@ -18,7 +27,9 @@ inline uint64_t hash_mix(uint64_t hash, uint64_t v) {
 
 inline uint64_t hash_rotl(uint64_t v, int r) { return (v << r) | (v >> (64 - r)); }
 
-// Words instead of bytes; the length goes into the last word, so "a" and "a\0" differ.
+// Words instead of bytes; the length goes into the last word, so "a" and "a\0" differ. A tail
+// of 4..7 bytes is read as two overlapping 4-byte words, 1..3 bytes as first/middle/last byte:
+// no loop over the bytes of a short label (method names usually are).
 inline uint64_t fold_bytes(uint64_t hash, const void* data, size_t n) {
   const auto* p = static_cast<const unsigned char*>(data);
   size_t i = 0;
@@ -27,9 +38,17 @@ inline uint64_t fold_bytes(uint64_t hash, const void* data, size_t n) {
     std::memcpy(&w, p + i, 8);
     hash = hash_mix(hash, w);
   }
-  uint64_t tail = n;
-  for (size_t k = 0; i < n; ++i, ++k) tail ^= uint64_t{p[i]} << (8 * (k + 1));
-  return hash_mix(hash, tail);
+  const size_t r = n - i;
+  uint64_t tail = 0;
+  if (r >= 4) {
+    uint32_t lo, hi;
+    std::memcpy(&lo, p + i, 4);
+    std::memcpy(&hi, p + n - 4, 4);
+    tail = uint64_t{lo} | (uint64_t{hi} << 32);
+  } else if (r > 0) {
+    tail = uint64_t{p[i]} | (uint64_t{p[i + r / 2]} << 8) | (uint64_t{p[n - 1]} << 16);
+  }
+  return hash_mix(hash, tail ^ hash_rotl(uint64_t{n} * 0x9FB21C651E98DF25ULL, 17));
 }
 
 // One event with its label (a method name, a reject message): the label's words fold into a

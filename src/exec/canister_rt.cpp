@@ -60,25 +60,21 @@ void CanisterRt::schedule_input(PeerQueues& pq) {
 
 // ---------------------------------------------------------------- tracing
 
-void CanisterRt::record(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq,
-                        uint8_t code, std::string_view label) {
-  trace_hash_ = fold_event_label(trace_hash_, static_cast<uint8_t>(kind), code, subnet_.value,
-                                 clock_.iteration, clock_.round, from.value, to.value, call_seq,
-                                 label.data(), label.size());
-  if (cfg_.record_trace && trace_.size() < cfg_.trace_events_max) {
-    TraceEvent e;
-    e.kind = kind;
-    e.subnet = subnet_.value;
-    e.iteration = clock_.iteration;
-    e.round = clock_.round;
-    e.time_ms = clock_.time_ms;
-    e.from = from;
-    e.to = to;
-    e.call_seq = call_seq;
-    e.reject_code = code;
-    e.label = std::string(label);
-    trace_.push_back(std::move(e));
-  }
+void CanisterRt::keep_event(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq,
+                            uint8_t code, std::string_view label) {
+  if (trace_.size() >= cfg_.trace_events_max) return;
+  TraceEvent e;
+  e.kind = kind;
+  e.subnet = subnet_.value;
+  e.iteration = clock_.iteration;
+  e.round = clock_.round;
+  e.time_ms = clock_.time_ms;
+  e.from = from;
+  e.to = to;
+  e.call_seq = call_seq;
+  e.reject_code = code;
+  e.label = std::string(label);
+  trace_.push_back(std::move(e));
 }
 
 void CanisterRt::trace(TraceEvent e, std::string_view label) {

@@ -24,6 +24,7 @@
 #include "canopy/trace.hpp"
 #include "core/messages.hpp"
 #include "core/ring.hpp"
+#include "core/trace_hash.hpp"
 
 namespace canopy {
 class Pools;
@@ -388,8 +389,18 @@ class CanisterRt {
   Slot* find_slot(SlotRef ref);
   const Slot* find_slot(SlotRef ref) const;
   void schedule_input(PeerQueues& pq);
-  void record(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq, uint8_t code,
-              std::string_view label);
+  // Folds an event into trace_hash_ (R20) and, with Config::record_trace, keeps it. Inline: ~5
+  // events per round trip, and the kind is a constant at every call site.
+  [[gnu::always_inline]] void record(TraceKind kind, CanisterId from, CanisterId to,
+                                     uint64_t call_seq, uint8_t code, std::string_view label) {
+    trace_hash_ = fold_event_label(trace_hash_, static_cast<uint8_t>(kind), code, subnet_.value,
+                                   clock_.iteration, clock_.round, from.value, to.value, call_seq,
+                                   label.data(), label_is_hashed(kind) ? label.size() : 0);
+    if (cfg_.record_trace) [[unlikely]]
+      keep_event(kind, from, to, call_seq, code, label);
+  }
+  void keep_event(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq, uint8_t code,
+                  std::string_view label);
 
   // Layout: the fields every message execution or induction touches come first, so that they
   // share few cache lines (prefetch_self fetches exactly them); fields used rarely (ingress,
