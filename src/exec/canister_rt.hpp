@@ -176,9 +176,31 @@ class CanisterRt {
   // canisters ahead (each pass over them otherwise starts with cache misses). Only prefetch
   // instructions, no loads: the canister may be executing on another thread meanwhile.
   void prefetch_self() const {
-    const auto* p = reinterpret_cast<const char*>(this);
-    const auto* hot_end = reinterpret_cast<const char*>(&cold_);
-    for (; p < hot_end; p += 64) __builtin_prefetch(p);
+    const auto start = reinterpret_cast<uintptr_t>(this) & ~uintptr_t{63};  // whole lines
+    const auto hot_end = reinterpret_cast<uintptr_t>(&cold_);
+    for (uintptr_t p = start; p < hot_end; p += 64)
+      __builtin_prefetch(reinterpret_cast<const void*>(p));
+  }
+  // Prefetch hints for the execution phase's walk over a block of canisters, stage 1 first, one
+  // canister apart (each stage reads what the previous one fetched): the ready list's front,
+  // the queue pair it names, that queue's first message. These read the canister's own state:
+  // only for canisters of the caller's own block (Executor::for_each_block).
+  void prefetch_input(int stage) const {
+    if (ready_.empty()) return;
+    if (stage == 1) {
+      __builtin_prefetch(&ready_.front());
+      return;
+    }
+    const PeerQueues* pq = ready_.front();
+    if (stage == 2) {
+      __builtin_prefetch(pq);
+      __builtin_prefetch(&pq->in.msgs);
+      return;
+    }
+    if (pq->in.msgs.empty()) return;
+    const auto* m = reinterpret_cast<const char*>(&pq->in.msgs.front());
+    __builtin_prefetch(m);
+    __builtin_prefetch(m + sizeof(Message) - 1);
   }
   // Executes messages from the input queues round-robin until none is left or the canister's
   // round budget is spent. Returns the cost used.

@@ -1,5 +1,6 @@
 #include "sched/executor.hpp"
 
+#include <oneapi/tbb/blocked_range.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 
@@ -69,6 +70,26 @@ void Executor::for_each(size_t n, const std::function<void(size_t)>& fn, Split s
     } else {
       tbb::parallel_for(size_t{0}, n, body);
     }
+  });
+  tsan_acquire(&tsan_done_sync);
+}
+
+void Executor::for_each_block(size_t n, const std::function<void(size_t, size_t)>& fn) {
+  if (n == 0) return;
+  if (!tbb_ || n == 1) {
+    fn(0, n);
+    return;
+  }
+  // Same hand-off as for_each; the range form with the static partitioner splits [0, n) the way
+  // the index form of Split::blocks does.
+  const auto body = [&fn](const tbb::blocked_range<size_t>& r) {
+    tsan_acquire(&tsan_start_sync);
+    fn(r.begin(), r.end());
+    tsan_release(&tsan_done_sync);
+  };
+  tsan_release(&tsan_start_sync);
+  tbb_->arena.execute([&] {
+    tbb::parallel_for(tbb::blocked_range<size_t>(0, n), body, tbb::static_partitioner{});
   });
   tsan_acquire(&tsan_done_sync);
 }

@@ -34,6 +34,10 @@ class Executor {
   // Calls fn(i) for i in [0, n), possibly in parallel; returns when all are done. Driver
   // thread only. The split is a performance choice only: fn must not depend on it.
   void for_each(size_t n, const std::function<void(size_t)>& fn, Split split = Split::balanced);
+  // Split::blocks, one call per contiguous block: fn(begin, end) for blocks that partition
+  // [0, n), each block run by one thread. A block may read ahead within itself (prefetching the
+  // next canisters' state is safe there: no other thread touches it during the call).
+  void for_each_block(size_t n, const std::function<void(size_t, size_t)>& fn);
 
  private:
   struct Tbb;

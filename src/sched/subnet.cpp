@@ -370,15 +370,22 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     costs_.assign(active_.size(), 0);
     sequential_.assign(active_.size(), 0);
     route_mask_.assign(active_.size(), 0);
-    executor.for_each(active_.size(), [&](size_t i) {
-      if (i + 2 < active_.size()) active_[i + 2]->prefetch_self();
-      CanisterRt& c = *active_[i];
-      CANOPY_ASSERT(c.has_input(), "a canister picked to execute has no input");
-      costs_[i] = c.run_iteration(budget);
-      has_input_[c.ordinal()] = c.has_input() ? 1 : 0;
-      spent_[c.ordinal()] = c.round_cost() >= budget ? 1 : 0;
-      sequential_[i] = prepare_routes(c, shards, route_mask_[i]) ? 1 : 0;
-    }, Executor::Split::blocks);
+    executor.for_each_block(active_.size(), [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        // Hints: the next canisters' hot fields (prefetch only: may be past this block), then,
+        // within the block, what their first execution reads.
+        if (i + 4 < active_.size()) active_[i + 4]->prefetch_self();
+        if (i + 3 < end) active_[i + 3]->prefetch_input(1);
+        if (i + 2 < end) active_[i + 2]->prefetch_input(2);
+        if (i + 1 < end) active_[i + 1]->prefetch_input(3);
+        CanisterRt& c = *active_[i];
+        CANOPY_ASSERT(c.has_input(), "a canister picked to execute has no input");
+        costs_[i] = c.run_iteration(budget);
+        has_input_[c.ordinal()] = c.has_input() ? 1 : 0;
+        spent_[c.ordinal()] = c.round_cost() >= budget ? 1 : 0;
+        sequential_[i] = prepare_routes(c, shards, route_mask_[i]) ? 1 : 0;
+      }
+    });
     for (uint64_t cst : costs_) round_cost += cst;
     route_local_phase(active_, shards, executor);
     route_sequential_phase(active_);
