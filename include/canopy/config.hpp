@@ -44,6 +44,10 @@ struct Config {
   uint64_t payload_max_bytes_local = 10 * 1024 * 1024;   // within one subnet
   uint64_t callbacks_max_per_canister = 1'000'000;       // outstanding calls of one canister
   uint64_t call_contexts_max_per_canister = 1'000'000;   // open call contexts of one canister
+  // R18: wake-ups one message execution may post to its canister's ready queue (coroutines
+  // waking each other through Streams and combinators). Beyond it the execution traps: a
+  // runaway ping-pong between coroutines ends as a CANISTER_ERROR, not a hang.
+  uint64_t wake_ups_max_per_message = 10'000'000;
 
   // R12-R14 rounds and budgets (deterministic cost units).
   uint64_t message_base_cost = 1'000;              // charged for every message execution

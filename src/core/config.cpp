@@ -12,6 +12,7 @@ std::optional<std::string> Config::validate() const {
   if (payload_max_bytes_xnet > payload_max_bytes_local)
     return "payload_max_bytes_xnet must not exceed payload_max_bytes_local";
   if (callbacks_max_per_canister == 0) return "callbacks_max_per_canister must be positive";
+  if (wake_ups_max_per_message == 0) return "wake_ups_max_per_message must be positive";
   if (call_contexts_max_per_canister == 0) return "call_contexts_max_per_canister must be positive";
   if (message_base_cost == 0) return "message_base_cost must be positive";
   if (message_cost_max < message_base_cost) return "message_cost_max must be >= message_base_cost";

@@ -255,6 +255,7 @@ void CanisterRt::begin_execution(CallContext* cc) {
   exec_.cost = cfg_.message_base_cost;
   exec_.balance_before = balance_;
   exec_.new_slots.clear();
+  exec_.wake_ups = 0;
   CANOPY_ASSERT(exec_.sent.empty(), "messages of an earlier execution not committed");
   exec_.touched.clear();
   exec_.forced_trap.reset();
@@ -991,12 +992,19 @@ IssueResult CanisterRt::complete_lazily(CallContext& cc, CanisterId callee, Lazy
 ReadyTicket CanisterRt::post_ready(CallContext& cc, Waiter w) {
   CANOPY_ASSERT(executing_, "post_ready outside a message execution");
   CANOPY_ASSERT(cc.rt == this && cc.live, "post_ready for a call context of another canister");
-  CANOPY_ASSERT(posted_.size() - posted_head_ < ready_steps_max,
-                "runaway wake-ups in one message execution");
   if (!cc.woken) {
     cc.woken = true;
-    exec_.woken.push_back(&cc);
+    exec_.woken.push_back(&cc);  // marked even when refused below: the trap takes it down (R7)
   }
+  if (exec_.wake_ups >= cfg_.wake_ups_max_per_message) {
+    if (!exec_.forced_trap) {
+      exec_.forced_trap = fmt::format(
+          "more than {} wake-ups in one message execution (wake_ups_max_per_message, R18)",
+          cfg_.wake_ups_max_per_message);
+    }
+    return ReadyTicket{};  // never runs: the execution traps
+  }
+  ++exec_.wake_ups;
   posted_.push_back(Posted{&cc, w});
   return ReadyTicket{this, posted_base_ + posted_.size() - 1};
 }
@@ -1012,7 +1020,7 @@ void CanisterRt::trap_later(std::string_view message) {
 
 void CanisterRt::drain_ready() {
   for (uint64_t steps = 0; posted_head_ < posted_.size(); ++steps) {
-    CANOPY_ASSERT(steps < ready_steps_max, "runaway wake-ups in one message execution");
+    CANOPY_ASSERT(steps <= cfg_.wake_ups_max_per_message, "wake-ups beyond their limit ran");
     if (exec_.forced_trap) break;  // the execution traps: the rest is discarded
     const Posted p = posted_[posted_head_++];  // a copy: fn may post (and reallocate)
     if (p.w.fn == nullptr) continue;           // withdrawn: its frame went away
@@ -1031,7 +1039,7 @@ std::optional<std::string> CanisterRt::run_ready(CallContext* cc) {
   // Destroying a finished root may wake more (a destructor closing a Stream): repeat until
   // nothing is posted. Bounded: each pass runs at least one wake-up (drain_ready asserts).
   for (uint64_t pass = 0;; ++pass) {
-    CANOPY_ASSERT(pass < ready_steps_max, "runaway wake-ups in one message execution");
+    CANOPY_ASSERT(pass <= cfg_.wake_ups_max_per_message, "wake-ups beyond their limit ran");
     drain_ready();
     if (auto trap = check_roots(cc)) return trap;
     if (posted_.empty() || exec_.forced_trap) return std::nullopt;

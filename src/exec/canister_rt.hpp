@@ -365,6 +365,7 @@ class CanisterRt {
     CallContext* cc = nullptr;
     uint64_t cost = 0;
     uint64_t balance_before = 0;
+    uint64_t wake_ups = 0;  // posted so far (Config::wake_ups_max_per_message)
     std::vector<uint32_t> new_slots;
     // The output queues this execution appended to, one entry per message in send order. The
     // messages sit at the end of their queues (PeerQueues::exec_pushed of them) and are counted

@@ -277,6 +277,40 @@ struct Relay : Canister<Unit> {
   }
 };
 
+// Two coroutines of one execution that wake each other through two Streams, `n` times each
+// (a rally): about 2n wake-ups in one message execution.
+struct RallyState {
+  uint64_t rallies = 0;  // rolled back when a rally traps
+  template <class A>
+  void serialize(A& ar) {
+    ar(rallies);
+  }
+};
+struct Rally : Canister<RallyState> {
+  static void methods(Methods<Rally>& m) {
+    m.update("rally", &Rally::rally);
+    m.query("state", &Rally::get);
+  }
+  RallyState get(Ctx&) { return state(); }
+  static Task<Result<uint64_t>> side(Stream<uint64_t>& out, Stream<uint64_t>& in, uint64_t n,
+                                     bool serves) {
+    for (uint64_t i = 0; i < n; ++i) {
+      if (serves) out.push(i);
+      auto v = co_await in.at(i);
+      if (!v) co_return tl::unexpected<Reject>(v.error());
+      if (!serves) out.push(i);
+    }
+    co_return n;
+  }
+  Task<uint64_t> rally(Ctx&, uint64_t n) {
+    ++state().rallies;
+    Stream<uint64_t> a(n), b(n);
+    auto r = co_await when_all(side(a, b, n, true), side(b, a, n, false));
+    if (!r) throw Trap("the rally failed");
+    co_return n;
+  }
+};
+
 struct Fixture {
   Fixture() : rt(test_config(1)) {
     peer = rt.install<Peer>(rt.subnet(0));
@@ -501,6 +535,41 @@ TEST_F(R18_ScopeMustBeJoined, AnOwnerThatGoesAwayCancelsItsArmsSilently) {
   f.rt.run_until_idle(200);
   EXPECT_EQ(f.state().late_code_ran, 0u);
   EXPECT_EQ(f.rt.info(f.board)->open_call_contexts, 0u);
+}
+
+// Config::wake_ups_max_per_message (R18): a rally within the limit completes; one that needs
+// more wake-ups traps with the documented CANISTER_ERROR (not an assertion, not a hang), its
+// state change is rolled back (R7), and the canister goes on serving.
+TEST_F(R18_ReadyQueue, RunawayWakeUpsTrapAtTheConfiguredLimit) {
+  Config cfg = test_config(1);
+  cfg.wake_ups_max_per_message = 100;
+  Runtime rt(cfg);
+  const CanisterId rally = rt.install<Rally>(rt.subnet(0));
+  auto ok = rt.update<uint64_t>(rally, "rally", uint64_t{20});
+  ASSERT_TRUE(ok.has_value()) << ok.error().to_string();
+  EXPECT_EQ(*ok, 20u);
+
+  auto runaway = rt.update<uint64_t>(rally, "rally", uint64_t{1000});
+  ASSERT_FALSE(runaway.has_value()) << "2000 wake-ups must not fit a limit of 100";
+  EXPECT_EQ(runaway.error().code, RejectCode::canister_error);
+  EXPECT_NE(runaway.error().message.find("more than 100 wake-ups in one message execution "
+                                         "(wake_ups_max_per_message, R18)"),
+            std::string::npos)
+      << runaway.error().message;
+  EXPECT_EQ(rt.query<RallyState>(rally, "state")->rallies, 1u) << "R7: the trap rolled back";
+  EXPECT_EQ(rt.info(rally)->open_call_contexts, 0u);
+
+  auto again = rt.update<uint64_t>(rally, "rally", uint64_t{30});
+  ASSERT_TRUE(again.has_value()) << again.error().to_string();
+  EXPECT_EQ(rt.query<RallyState>(rally, "state")->rallies, 2u);
+}
+
+TEST(Config_Validate, WakeUpsMaxPerMessageMustBePositive) {
+  Config cfg;
+  cfg.wake_ups_max_per_message = 0;
+  const auto error = cfg.validate();
+  ASSERT_TRUE(error.has_value());
+  EXPECT_NE(error->find("wake_ups_max_per_message"), std::string::npos) << *error;
 }
 
 }  // namespace

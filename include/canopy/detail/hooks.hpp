@@ -63,9 +63,8 @@ void slot_abandon(CanisterRt* rt, SlotRef ref) noexcept;
 // If the execution traps, posted wake-ups are discarded and every other call context woken in
 // it traps too (its coroutines ran, or were due to run, on state the trap rolls back, R7).
 
-// At most this many wake-ups run in one message execution (a runaway ping-pong between
-// coroutines is a bug: assertion).
-inline constexpr uint64_t ready_steps_max = uint64_t{1} << 26;
+// At most Config::wake_ups_max_per_message wake-ups are posted in one message execution; one
+// more traps the execution (R7: a runaway ping-pong between coroutines ends, and is rolled back).
 
 // Identifies a posted wake-up, to withdraw it.
 struct ReadyTicket {
