@@ -142,7 +142,7 @@ Result<Bytes> CanisterRt::slot_take(SlotRef ref, uint64_t* refund) {
   CANOPY_ASSERT(s != nullptr && s->state == Slot::State::ready, "taking a call that is not ready");
   if (s->lazy) {
     auto lazy = std::exchange(s->lazy, nullptr);
-    s->result = lazy();
+    s->result = (*lazy)();
     s = find_slot(ref);
     CANOPY_ASSERT(s != nullptr, "slot vanished while resolving a lazy result");
   }
@@ -983,7 +983,8 @@ void CanisterRt::fire_timers(uint64_t now_ms) {
 
 IssueResult CanisterRt::complete_lazily(CallContext& cc, CanisterId callee, LazyResult resolve) {
   IssueResult r = complete_immediately(cc, callee, Result<Bytes>{});
-  slots_[r.ref.index].lazy = std::move(resolve);
+  slots_[r.ref.index].lazy =
+      std::make_unique<std::function<Result<Bytes>()>>(std::move(resolve));
   return r;
 }
 

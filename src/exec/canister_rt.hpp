@@ -127,7 +127,9 @@ struct Slot {
   Waiter waiter;
   Result<Bytes> result;
   uint64_t refund = 0;
-  std::function<Result<Bytes>()> lazy;  // complete_lazily: produces the result at slot_take
+  // complete_lazily: produces the result at slot_take. Out of line: rare, and a pending call's
+  // slot should stay small (a million calls in flight are a million slots).
+  std::unique_ptr<std::function<Result<Bytes>()>> lazy;
 };
 
 struct IngressReply {
