@@ -3,17 +3,25 @@
 # same run). Each calls workload runs RUNS times (default 3), alternating canopy and CAF, so
 # that a slow spell of the machine hits both; compare the pairs, not single numbers.
 # Usage: bench/run.sh   (builds the release preset first)   RUNS=5 bench/run.sh
+# stdout carries only the JSON results; builds, progress and the final summary go to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=${RUNS:-3}
-./scripts/install-deps.sh
+./scripts/install-deps.sh >&2
 cmake --preset release -DCANOPY_BUILD_BENCH=ON >/dev/null
-cmake --build --preset release --target canopy_cli caf_bench
+cmake --build --preset release --target canopy_cli caf_bench >&2
 B=build/release
+# stdout: one JSON object per run. stderr, at the end: a summary of the canopy/CAF pairs.
+rate() { grep -o '"round_trips_per_sec":[0-9.]*' | cut -d: -f2; }
+summary=()
 for args in "--pairs 1000 --round-trips 2000000" "--pairs 100 --in-flight 20 --round-trips 2000000"; do
   for ((i = 1; i <= RUNS; i++)); do
-    $B/canopy bench calls $args --json
-    $B/bench/caf_bench calls $args
+    ours=$($B/canopy bench calls $args --json)
+    peer=$($B/bench/caf_bench calls $args)
+    echo "$ours"
+    echo "$peer"
+    summary+=("$(awk -v a="$(rate <<<"$ours")" -v b="$(rate <<<"$peer")" -v w="$args" -v i="$i" \
+      'BEGIN { printf "calls %s, run %d: canopy %.2f M/s, CAF %.2f M/s, %.2fx", w, i, a / 1e6, b / 1e6, a / b }')")
   done
 done
 $B/canopy bench fanout --calls 100000 --json
@@ -21,3 +29,4 @@ $B/bench/caf_bench fanout --calls 100000
 for calls in 250000 500000 1000000; do
   $B/canopy bench fanout --calls $calls --json
 done
+printf '%s\n' "${summary[@]}" >&2
