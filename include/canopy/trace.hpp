@@ -49,7 +49,8 @@ struct TraceEvent {
 // Fold of one event into a running hash: a canister's trace hash is the fold of its events in
 // order, starting from trace_hash_seed (not cryptographic: it detects runs that diverge). The
 // label is folded too, except for request_inducted and execute_request: their request's method
-// name was already folded by its request_sent event. trace_fold_bytes folds raw bytes (the runtime folds per-canister hashes with it).
+// name was already folded by its request_sent event. trace_fold_bytes folds raw bytes (the
+// runtime folds per-canister hashes with it).
 uint64_t trace_fold(uint64_t hash, const TraceEvent& e);
 uint64_t trace_fold_bytes(uint64_t hash, const void* data, size_t n);
 constexpr uint64_t trace_hash_seed = 0xcbf29ce484222325ULL;

@@ -55,6 +55,13 @@ void Executor::for_each(size_t n, const std::function<void(size_t)>& fn, Split s
       fn(i);
     return;
   }
+  if (split == Split::blocks) {
+    for_each_block(n, [&fn](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i)
+        fn(i);
+    });
+    return;
+  }
   // The body lives on this stack, written before the release; the index form of parallel_for
   // keeps only a reference to it, so canopy code never reads a TBB task object (whose memory
   // TBB recycles without TSan seeing it).
@@ -64,13 +71,7 @@ void Executor::for_each(size_t n, const std::function<void(size_t)>& fn, Split s
     tsan_release(&tsan_done_sync);
   };
   tsan_release(&tsan_start_sync);
-  tbb_->arena.execute([&] {
-    if (split == Split::blocks) {
-      tbb::parallel_for(size_t{0}, n, body, tbb::static_partitioner{});
-    } else {
-      tbb::parallel_for(size_t{0}, n, body);
-    }
-  });
+  tbb_->arena.execute([&] { tbb::parallel_for(size_t{0}, n, body); });
   tsan_acquire(&tsan_done_sync);
 }
 
@@ -80,8 +81,8 @@ void Executor::for_each_block(size_t n, const std::function<void(size_t, size_t)
     fn(0, n);
     return;
   }
-  // Same hand-off as for_each; the range form with the static partitioner splits [0, n) the way
-  // the index form of Split::blocks does.
+  // Same hand-off as for_each; the static partitioner gives each thread one contiguous block,
+  // the same on every call.
   const auto body = [&fn](const tbb::blocked_range<size_t>& r) {
     tsan_acquire(&tsan_start_sync);
     fn(r.begin(), r.end());
