@@ -234,18 +234,14 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
     Message m = std::move(pq->in.msgs.front());
     pq->in.msgs.pop_front();
     schedule_input(*pq);  // round-robin: back of the line if it has more
-    execute(std::move(m));
+    ++counters_.messages_executed;
+    if (auto* req = std::get_if<Request>(&m)) {
+      execute_request(std::move(*req), pq);
+    } else {
+      execute_response(std::move(std::get<Response>(m)));
+    }
   }
   return round_cost_ - start;
-}
-
-void CanisterRt::execute(Message&& msg) {
-  ++counters_.messages_executed;
-  if (auto* req = std::get_if<Request>(&msg)) {
-    execute_request(std::move(*req));
-  } else {
-    execute_response(std::move(std::get<Response>(msg)));
-  }
 }
 
 void CanisterRt::begin_execution(CallContext* cc) {
@@ -254,19 +250,17 @@ void CanisterRt::begin_execution(CallContext* cc) {
   exec_.cc = cc;
   exec_.cost = cfg_.message_base_cost;
   exec_.balance_before = balance_;
-  exec_.new_slots.clear();
   exec_.wake_ups = 0;
-  CANOPY_ASSERT(exec_.sent.empty(), "messages of an earlier execution not committed");
-  exec_.touched.clear();
-  exec_.forced_trap.reset();
-  exec_.on_commit.clear();
+  // commit_execution and trap_execution leave the per-execution lists empty.
+  CANOPY_ASSERT(exec_.sent.empty() && exec_.new_slots.empty() && exec_.touched.empty() &&
+                    exec_.on_commit.empty() && ingress_out_.empty() && !exec_.forced_trap,
+                "state of an earlier execution left over");
   CANOPY_ASSERT(exec_.woken.empty() && posted_.empty(), "ready queue left over");
   exec_.saved_current = std::exchange(tl_current, cc);
-  ingress_out_.clear();
   if (code_) code_->save_state();
 }
 
-void CanisterRt::execute_request(Request&& req) {
+void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
   const bool ingress = !req.from.valid();
   record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
   CallContext* cc = new_context();
@@ -276,6 +270,7 @@ void CanisterRt::execute_request(Request&& req) {
   cc->caller = req.from;
   cc->caller_slot = req.callback;
   cc->caller_call_seq = req.call_seq;
+  cc->reply_pq = ingress ? nullptr : from;
   cc->method = std::move(req.method);
   cc->cycles_available = req.cycles;
   begin_execution(cc);
@@ -392,8 +387,7 @@ void CanisterRt::execute_response(Response&& resp) {
   finish_execution(cc);
 }
 
-std::optional<std::string> CanisterRt::check_root(CallContext* cc) {
-  if (!cc->root_live || !cc->root.handle.done()) return std::nullopt;
+std::optional<std::string> CanisterRt::finish_root(CallContext* cc) {
   Bytes out;
   Finish how = Finish::void_return;
   std::optional<std::string> trap;
@@ -436,6 +430,11 @@ void CanisterRt::finish_execution(CallContext* cc) {
     }
   };
   did_not_reply(cc);
+  if (exec_.woken.empty()) {  // the common case: no other call context ran
+    commit_execution();
+    maybe_close(cc);
+    return;
+  }
   const std::vector<CallContext*> woken = take_woken(cc);
   for (CallContext* w : woken)
     did_not_reply(w);
@@ -542,17 +541,20 @@ void CanisterRt::commit_execution() {
     }
   }
   exec_.sent.clear();
-  for (auto& r : ingress_out_) {
-    record(TraceKind::ingress_completed, id_, CanisterId{0}, r.id.value,
-           code_of(r.result), {});
-    ingress_replies_.push_back(std::move(r));
+  if (!ingress_out_.empty()) [[unlikely]] {
+    for (auto& r : ingress_out_) {
+      record(TraceKind::ingress_completed, id_, CanisterId{0}, r.id.value, code_of(r.result), {});
+      ingress_replies_.push_back(std::move(r));
+    }
+    ingress_out_.clear();
   }
-  for (auto& fn : exec_.on_commit) fn();
-  exec_.on_commit.clear();
+  if (!exec_.on_commit.empty()) [[unlikely]] {
+    for (auto& fn : exec_.on_commit) fn();
+    exec_.on_commit.clear();
+  }
   round_cost_ += exec_.cost;
   exec_.new_slots.clear();
   exec_.touched.clear();
-  ingress_out_.clear();
   exec_.cc = nullptr;
   tl_current = std::exchange(exec_.saved_current, nullptr);
   executing_ = false;
@@ -581,7 +583,8 @@ void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
     ingress_out_.push_back(IngressReply{cc.ingress, std::move(result)});
     return;
   }
-  PeerQueues& pq = peer(cc.caller);
+  PeerQueues& pq = cc.reply_pq != nullptr ? *cc.reply_pq : peer(cc.caller);
+  CANOPY_ASSERT(pq.peer == cc.caller, "reply queue of another peer");
   CANOPY_ASSERT(pq.out.reserved > 0, "a response without its reserved slot (R2)");
   --pq.out.reserved;
   Response& r = send<Response>(pq);
@@ -721,7 +724,7 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
 
 // ---------------------------------------------------------------- induction (scheduler side)
 
-std::optional<Reject> CanisterRt::try_induct_request(Message& msg) {
+std::optional<Reject> CanisterRt::try_induct_request(Message& msg, PeerQueues* via) {
   Request& req = std::get<Request>(msg);
   if (!code_) {
     return Reject{RejectCode::canister_error,
@@ -732,7 +735,8 @@ std::optional<Reject> CanisterRt::try_induct_request(Message& msg) {
                   fmt::format("canister {} is {} (R9)", id_.to_string(),
                               status_ == CanisterStatus::stopping ? "stopping" : "stopped")};
   }
-  PeerQueues& pq = peer(req.from);
+  PeerQueues& pq = via != nullptr ? *via : peer(req.from);
+  CANOPY_ASSERT(pq.peer == req.from, "induction through another peer's queues");
   if (pq.in.used() >= cfg_.queue_capacity) {
     return Reject{RejectCode::sys_transient,
                   fmt::format("input queue of {} from {} is full (R2)", id_.to_string(),
@@ -750,7 +754,7 @@ std::optional<Reject> CanisterRt::try_induct_request(Message& msg) {
   return std::nullopt;
 }
 
-bool CanisterRt::induct_response(Message& msg) {
+bool CanisterRt::induct_response(Message& msg, PeerQueues* via) {
   const Response& resp = std::get<Response>(msg);
   Slot* s = find_slot(resp.callback);
   if (s == nullptr || s->timed_out) {
@@ -762,7 +766,8 @@ bool CanisterRt::induct_response(Message& msg) {
     ++counters_.duplicate_responses;
     return false;
   }
-  PeerQueues& pq = peer(resp.from);
+  PeerQueues& pq = via != nullptr ? *via : peer(resp.from);
+  CANOPY_ASSERT(pq.peer == resp.from, "induction through another peer's queues");
   CANOPY_ASSERT(pq.in.reserved > 0, "response without a reserved slot (R2)");
   --pq.in.reserved;
   s->response_inducted = true;
@@ -838,7 +843,7 @@ Result<Bytes> CanisterRt::run_query(std::string_view method, const Bytes& payloa
   req.to = id_;
   req.method = std::string(method);
   req.payload = payload;
-  execute_request(std::move(req));
+  execute_request(std::move(req), nullptr);
   auto replies = take_ingress_replies();
   query_mode_.reset();
   if (replies.empty()) {
@@ -1037,6 +1042,10 @@ void CanisterRt::drain_ready() {
 }
 
 std::optional<std::string> CanisterRt::run_ready(CallContext* cc) {
+  // The common case: nothing posted or woken, and the executing context's root still runs.
+  if (posted_.empty() && exec_.woken.empty() && (!cc->root_live || !cc->root.handle.done()))
+      [[likely]]
+    return std::nullopt;
   // Destroying a finished root may wake more (a destructor closing a Stream): repeat until
   // nothing is posted. Bounded: each pass runs at least one wake-up (drain_ready asserts).
   for (uint64_t pass = 0;; ++pass) {

@@ -81,6 +81,10 @@ struct PeerQueues {
   // (valid while Routing::version() == subnet_version; written only by the owning canister).
   uint64_t subnet_version = 0;
   SubnetId subnet_cached;
+  // The scheduler's cache of `peer`'s PeerQueues for this canister (where our messages to it
+  // are inducted), so that induction needs no lookup in the destination's peer map. Written
+  // only by the routing shard that owns `peer`; reset with the route cache.
+  PeerQueues* route_mirror = nullptr;
 };
 
 struct CallContext {
@@ -100,6 +104,7 @@ struct CallContext {
   CanisterId caller;
   SlotRef caller_slot;
   uint64_t caller_call_seq = 0;
+  PeerQueues* reply_pq = nullptr;  // the queue pair with the calling canister (its response's way)
   std::string method;
   MethodKind kind = MethodKind::update;
   // R6/R8.
@@ -277,11 +282,12 @@ class CanisterRt {
   // Induction of a request from `from` (R2): needs a slot in in[from] and reserves one in
   // out[from]. Returns a reject when the canister cannot take it.
   // `msg` holds a Request; it is moved into the input queue if accepted, left as is if not.
-  std::optional<Reject> try_induct_request(Message& msg);
+  // `via`, if given, is this canister's PeerQueues for the sender (saves the lookup).
+  std::optional<Reject> try_induct_request(Message& msg, PeerQueues* via = nullptr);
   // Induction of a response to one of our calls; always succeeds (reserved), except that a late
   // response of a timed-out call is dropped (R10). Returns false if dropped.
   // `msg` holds a Response; it is moved into the input queue unless dropped.
-  bool induct_response(Message& msg);
+  bool induct_response(Message& msg, PeerQueues* via = nullptr);
   // Enqueue an ingress message (R11). Returns a reject if the ingress queue is full.
   std::optional<Reject> induct_ingress(Request&& req);
   // R10: produce SYS_UNKNOWN for bounded-wait calls whose deadline has passed.
@@ -388,15 +394,20 @@ class CanisterRt {
   // message of the current execution, to be filled in place.
   template <class M>
   M& send(PeerQueues& pq);
-  void execute(Message&& msg);
-  void execute_request(Request&& req);
+  // `from` is the queue pair the request came in on (nullptr: a query run outside rounds).
+  void execute_request(Request&& req, PeerQueues* from);
   void execute_response(Response&& resp);
   void begin_execution(CallContext* cc);
   void finish_execution(CallContext* cc);
   void trap_execution(CallContext* cc, const std::string& message);
   void commit_execution();
   // If the root task finished: answer the caller; returns a trap message if it threw.
-  std::optional<std::string> check_root(CallContext* cc);
+  std::optional<std::string> check_root(CallContext* cc) {
+    if (!cc->root_live || !cc->root.handle.done()) [[likely]]
+      return std::nullopt;
+    return finish_root(cc);
+  }
+  std::optional<std::string> finish_root(CallContext* cc);
   // After user code returned to the runtime: runs the posted wake-ups (FIFO) and checks the
   // roots of the contexts they woke; returns a trap message if one finished with an exception.
   std::optional<std::string> run_ready(CallContext* cc);

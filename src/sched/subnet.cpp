@@ -71,9 +71,10 @@ void Subnet::bounce(Request&& req, Reject reject) {
   route(Message{std::move(r)});
 }
 
-std::optional<Reject> Subnet::induct(CanisterRt& to, uint32_t ordinal, Message& msg) {
+std::optional<Reject> Subnet::induct(CanisterRt& to, uint32_t ordinal, Message& msg,
+                                     PeerQueues* via) {
   if (auto* req = std::get_if<Request>(&msg)) {
-    auto rej = to.try_induct_request(msg);
+    auto rej = to.try_induct_request(msg, via);
     if (rej) {
       TraceEvent e;
       e.kind = TraceKind::request_rejected;
@@ -86,7 +87,7 @@ std::optional<Reject> Subnet::induct(CanisterRt& to, uint32_t ordinal, Message& 
     if (!rej) has_input_[ordinal] = 1;
     return rej;
   }
-  if (to.induct_response(msg)) has_input_[ordinal] = 1;
+  if (to.induct_response(msg, via)) has_input_[ordinal] = 1;
   return std::nullopt;
 }
 
@@ -137,6 +138,7 @@ void Subnet::refresh_route(PeerQueues& via) {
   if (via.route_version == version) return;
   via.route_version = version;
   via.route_local = nullptr;
+  via.route_mirror = nullptr;
   via.route_remote = false;
   const auto sub = routing_.subnet_of(via.peer);
   if (sub && *sub == id_) {
@@ -213,9 +215,11 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
       const size_t i = list[j];
       for (const CanisterRt::RouteRef& ref : executed[i]->route_buckets()[k]) {
         PeerQueues& pq = *ref.pq;
+        // The destination's queues for this source: this shard owns the destination.
+        if (pq.route_mirror == nullptr) pq.route_mirror = &pq.route_local->peer(executed[i]->id());
         for (uint64_t m = 0; !pq.transit.empty(); ++m) {
           Message& msg = pq.transit.front();  // moved out by induct if accepted
-          if (auto rej = induct(*pq.route_local, pq.route_ordinal, msg)) {
+          if (auto rej = induct(*pq.route_local, pq.route_ordinal, msg, pq.route_mirror)) {
             out.push_back(DeferredBounce{i, ref.queue, m, std::move(std::get<Request>(msg)),
                                          std::move(*rej)});
           }

@@ -55,7 +55,9 @@ class Subnet {
   void route_cached(PeerQueues& via, Message&& msg);
   void refresh_route(PeerQueues& via);
   // Inducts `msg` into `to`; on refusal returns the reject and leaves the request in `msg`.
-  std::optional<Reject> induct(CanisterRt& to, uint32_t ordinal, Message& msg);
+  // `via`: `to`'s PeerQueues for the sender, if known (PeerQueues::route_mirror).
+  std::optional<Reject> induct(CanisterRt& to, uint32_t ordinal, Message& msg,
+                               PeerQueues* via = nullptr);
   void deliver(CanisterRt& to, Message&& msg);
   void bounce(Request&& req, Reject reject);
   // Routing in phases (see subnet.cpp). prepare_routes runs on the canister's own thread.
