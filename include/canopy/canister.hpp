@@ -112,6 +112,7 @@ class CanisterBase;
 inline constexpr std::string_view heartbeat_method = "canister_heartbeat";
 
 struct MethodEntry {
+  std::string_view name;  // the table's own copy of the name (set by MethodTable::add)
   MethodKind kind = MethodKind::update;
   std::function<detail::Invocation(CanisterBase&, Ctx&, const Bytes&)> invoke;
 };

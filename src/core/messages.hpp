@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <variant>
 
 #include "canopy/codec.hpp"
@@ -13,6 +14,19 @@
 namespace canopy::detail {
 
 struct Request {
+  Request() = default;
+  // A call between canisters, built in place in its output queue.
+  Request(CanisterId from_, CanisterId to_, std::string_view method_, Bytes&& payload_,
+          uint64_t cycles_, SlotRef callback_, uint64_t call_seq_, uint64_t deadline_ms_)
+      : from(from_),
+        to(to_),
+        method(method_),
+        payload(std::move(payload_)),
+        cycles(cycles_),
+        callback(callback_),
+        call_seq(call_seq_),
+        deadline_ms(deadline_ms_) {}
+
   CanisterId from;      // invalid (0) for ingress
   CanisterId to;
   std::string method;
@@ -26,6 +40,16 @@ struct Request {
 };
 
 struct Response {
+  Response() = default;
+  Response(CanisterId from_, CanisterId to_, SlotRef callback_, uint64_t call_seq_,
+           Result<Bytes>&& result_, uint64_t refund_)
+      : from(from_),
+        to(to_),
+        callback(callback_),
+        call_seq(call_seq_),
+        result(std::move(result_)),
+        refund(refund_) {}
+
   CanisterId from;  // the responder (callee)
   CanisterId to;    // the original caller
   SlotRef callback;

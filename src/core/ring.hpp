@@ -95,6 +95,17 @@ class Ring {
     --size_;
   }
 
+  // Removes the front element from the ring without destroying it: the caller then owns the
+  // object in place and must destroy it (std::destroy_at) before the next emplace_back/push_back,
+  // which may reuse its storage. Lets a consumer use the element where it lies.
+  T* detach_front() {
+    CANOPY_ASSERT(size_ > 0, "Ring::detach_front on an empty ring");
+    T* p = data_ + head_;
+    head_ = (head_ + 1) & (cap_ - 1);
+    --size_;
+    return p;
+  }
+
   void pop_back() {
     CANOPY_ASSERT(size_ > 0, "Ring::pop_back on an empty ring");
     std::destroy_at(data_ + ((head_ + size_ - 1) & (cap_ - 1)));

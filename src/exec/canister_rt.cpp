@@ -207,7 +207,7 @@ void CanisterRt::free_context(CallContext* cc) {
   CANOPY_ASSERT(cc->live, "double free of a call context");
   cc->live = false;
   ++cc->generation;
-  cc->method.clear();
+  cc->method = {};
   cc->next_free = free_context_;
   free_context_ = cc->index;
   --open_contexts_;
@@ -231,15 +231,23 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
     PeerQueues* pq = ready_.front();
     ready_.pop_front();
     pq->in_scheduled = false;
-    Message m = std::move(pq->in.msgs.front());
-    pq->in.msgs.pop_front();
+    // Executed in place: the message leaves the queue (its slot is free for the execution's own
+    // capacity checks, R2) but stays where it lies until it is destroyed below. Nothing pushes
+    // to an input queue while its canister executes (inductions, timers, deadlines and pool
+    // completions all happen between the parallel phases), so its storage is not reused.
+    struct Consumed {
+      Message* m;
+      ~Consumed() { std::destroy_at(m); }
+    } consumed{pq->in.msgs.detach_front()};
     schedule_input(*pq);  // round-robin: back of the line if it has more
+    const size_t queued = pq->in.msgs.size();
     ++counters_.messages_executed;
-    if (auto* req = std::get_if<Request>(&m)) {
+    if (auto* req = std::get_if<Request>(consumed.m)) {
       execute_request(std::move(*req), pq);
     } else {
-      execute_response(std::move(std::get<Response>(m)));
+      execute_response(std::move(std::get<Response>(*consumed.m)));
     }
+    CANOPY_ASSERT(pq->in.msgs.size() == queued, "an input queue changed during an execution");
   }
   return round_cost_ - start;
 }
@@ -271,17 +279,18 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
   cc->caller_slot = req.callback;
   cc->caller_call_seq = req.call_seq;
   cc->reply_pq = ingress ? nullptr : from;
-  cc->method = std::move(req.method);
+  cc->method = {};
   cc->cycles_available = req.cycles;
   begin_execution(cc);
 
+  const std::string_view name = req.method;
   const MethodEntry* m = nullptr;
   if (code_) {
-    if (method_cache_.entry != nullptr && method_cache_.name == cc->method) {
-      m = method_cache_.entry;
+    if (method_cache_ != nullptr && method_cache_->name == name) {
+      m = method_cache_;
     } else {
-      m = code_->method_table().find(cc->method);
-      if (m != nullptr) method_cache_ = {cc->method, m};
+      m = code_->method_table().find(name);
+      if (m != nullptr) method_cache_ = m;
     }
   }
   std::optional<Reject> refuse;
@@ -299,28 +308,29 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
                                 id_.to_string(), open_contexts_ - 1)};
   } else if (m == nullptr) {
     refuse = Reject{RejectCode::canister_error,
-                    fmt::format("canister {} has no method '{}'", id_.to_string(), cc->method)};
+                    fmt::format("canister {} has no method '{}'", id_.to_string(), name)};
   } else if (query_mode_) {
     if (m->kind == MethodKind::update) {
       refuse = Reject{RejectCode::canister_error,
                       fmt::format("'{}' is an update method; a query cannot call it (R16)",
-                                  cc->method)};
+                                  name)};
     } else if (m->kind == MethodKind::composite_query && *query_mode_ != MethodKind::composite_query) {
       refuse = Reject{RejectCode::canister_error,
                       fmt::format("'{}' is a composite query; only a composite query may call it "
-                                  "(R17)", cc->method)};
+                                  "(R17)", name)};
     }
   } else if (m->kind == MethodKind::composite_query) {
     refuse = Reject{RejectCode::canister_error,
                     fmt::format("'{}' is a composite query and cannot be executed in replicated "
                                 "mode (R17): an update cannot call it",
-                                cc->method)};
+                                name)};
   }
   if (refuse) {
     reply(*cc, tl::unexpected<Reject>(std::move(*refuse)));
     finish_execution(cc);
     return;
   }
+  cc->method = m->name;
   cc->kind = query_mode_ ? m->kind : (m->kind == MethodKind::query ? MethodKind::query
                                                                     : MethodKind::update);
   try {
@@ -587,23 +597,16 @@ void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
   CANOPY_ASSERT(pq.peer == cc.caller, "reply queue of another peer");
   CANOPY_ASSERT(pq.out.reserved > 0, "a response without its reserved slot (R2)");
   --pq.out.reserved;
-  Response& r = send<Response>(pq);
-  r.from = id_;
-  r.to = cc.caller;
-  r.callback = cc.caller_slot;
-  r.call_seq = cc.caller_call_seq;
-  r.result = std::move(result);
-  r.refund = refund;
+  send<Response>(pq, id_, cc.caller, cc.caller_slot, cc.caller_call_seq, std::move(result), refund);
 }
 
-template <class M>
-M& CanisterRt::send(PeerQueues& pq) {
+template <class M, class... Args>
+void CanisterRt::send(PeerQueues& pq, Args&&... args) {
   // Room first, so that once the message is appended nothing can fail before it is recorded.
   if (exec_.sent.size() == exec_.sent.capacity()) exec_.sent.reserve(2 * exec_.sent.size() + 8);
-  M& m = std::get<M>(pq.out.msgs.emplace_back(std::in_place_type<M>));
+  pq.out.msgs.emplace_back(std::in_place_type<M>, std::forward<Args>(args)...);
   exec_.sent.push_back(&pq);
   ++pq.exec_pushed;
-  return m;
 }
 
 void CanisterRt::charge(uint64_t cost) {
@@ -710,15 +713,8 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
   ++cc.outstanding;
   exec_.new_slots.push_back(idx);
   if (s.deadline_ms != 0) deadlines_.emplace(s.deadline_ms, idx, s.generation);
-  Request& r = send<Request>(pq);
-  r.from = id_;
-  r.to = to;
-  r.method = method;
-  r.payload = std::move(payload);
-  r.cycles = options.cycles;
-  r.callback = SlotRef{idx, s.generation};
-  r.call_seq = s.call_seq;
-  r.deadline_ms = s.deadline_ms;
+  send<Request>(pq, id_, to, method, std::move(payload), options.cycles, SlotRef{idx, s.generation},
+                s.call_seq, s.deadline_ms);
   return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
 }
 

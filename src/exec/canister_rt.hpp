@@ -105,7 +105,7 @@ struct CallContext {
   SlotRef caller_slot;
   uint64_t caller_call_seq = 0;
   PeerQueues* reply_pq = nullptr;  // the queue pair with the calling canister (its response's way)
-  std::string method;
+  std::string_view method;  // MethodEntry::name of the method it runs (empty: refused)
   MethodKind kind = MethodKind::update;
   // R6/R8.
   uint64_t cycles_available = 0;
@@ -299,7 +299,7 @@ class CanisterRt {
   void drop_all_contexts(const std::string& reason);
   void replace_code(std::unique_ptr<CanisterBase> code) {
     code_ = std::move(code);
-    method_cache_ = {};
+    method_cache_ = nullptr;
   }
   // Record a trace event produced outside an execution (scheduler side).
   void trace(TraceEvent e, std::string_view label = {});
@@ -390,10 +390,10 @@ class CanisterRt {
     Waiter w;  // fn == nullptr: withdrawn
   };
 
-  // Appends a default message of type M (Request or Response) to pq's output queue as a
-  // message of the current execution, to be filled in place.
-  template <class M>
-  M& send(PeerQueues& pq);
+  // Appends a message of type M (Request or Response), built in place from `args`, to pq's
+  // output queue as a message of the current execution.
+  template <class M, class... Args>
+  void send(PeerQueues& pq, Args&&... args);
   // `from` is the queue pair the request came in on (nullptr: a query run outside rounds).
   void execute_request(Request&& req, PeerQueues* from);
   void execute_response(Response&& resp);
@@ -470,10 +470,7 @@ class CanisterRt {
   std::vector<IngressReply> ingress_replies_;
   // The last method looked up in code_'s table (most canisters serve one method at a time; a
   // string compare is cheaper than hashing the name). Reset when the code changes.
-  struct MethodCache {
-    std::string name;
-    const MethodEntry* entry = nullptr;
-  } method_cache_;
+  const MethodEntry* method_cache_ = nullptr;
 
   std::deque<CallContext> contexts_;
 

@@ -10,6 +10,7 @@ void MethodTable::add(std::string name, MethodEntry entry) {
   if (name.empty()) throw std::invalid_argument("method name must not be empty");
   auto [it, inserted] = methods_.emplace(std::move(name), std::move(entry));
   if (!inserted) throw std::invalid_argument(fmt::format("method '{}' registered twice", it->first));
+  it->second.name = it->first;  // a node's key never moves
 }
 
 const MethodEntry* MethodTable::find(std::string_view name) const {
