@@ -27,7 +27,7 @@ struct Request {
         call_seq(call_seq_),
         deadline_ms(deadline_ms_) {}
 
-  CanisterId from;      // invalid (0) for ingress
+  CanisterId from;  // invalid (0) for ingress
   CanisterId to;
   std::string method;
   Bytes payload;

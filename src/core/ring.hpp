@@ -8,9 +8,10 @@
 // below what it held, and keeps elements contiguous modulo wrap-around.
 //
 // Contract: single-threaded (its owner's thread); push_back/pop_front/pop_back amortised O(1);
-// front(), back(), pop_front() and pop_back() require !empty() (asserted); growth beyond `max_capacity` (2^31 elements) is
-// an assertion failure — callers bound their queues far below it (Config::queue_capacity etc.).
-// Elements must be nothrow-move-constructible (a move during growth cannot fail half-way).
+// front(), back(), pop_front() and pop_back() require !empty() (asserted); growth beyond
+// `max_capacity` (2^31 elements) is an assertion failure — callers bound their queues far below it
+// (Config::queue_capacity etc.). Elements must be nothrow-move-constructible (a move during growth
+// cannot fail half-way).
 #pragma once
 
 #include <cstddef>
@@ -113,7 +114,8 @@ class Ring {
   }
 
   void clear() {
-    while (size_ > 0) pop_front();
+    while (size_ > 0)
+      pop_front();
     head_ = 0;
   }
 

@@ -2,8 +2,8 @@
 
 #include "core/trace_hash.hpp"
 
-#include <algorithm>
 #include <fmt/format.h>
+#include <algorithm>
 
 #include "canopy/assert.hpp"
 
@@ -81,7 +81,9 @@ void CanisterRt::trace(TraceEvent e, std::string_view label) {
   record(e.kind, e.from, e.to, e.call_seq, e.reject_code, label);
 }
 
-std::vector<TraceEvent> CanisterRt::take_trace() { return std::exchange(trace_, {}); }
+std::vector<TraceEvent> CanisterRt::take_trace() {
+  return std::exchange(trace_, {});
+}
 std::vector<IngressReply> CanisterRt::take_ingress_replies() {
   return std::exchange(ingress_replies_, {});
 }
@@ -295,29 +297,30 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
   }
   std::optional<Reject> refuse;
   if (!code_) {
-    refuse = Reject{RejectCode::canister_error, fmt::format("canister {} is empty", id_.to_string())};
+    refuse =
+        Reject{RejectCode::canister_error, fmt::format("canister {} is empty", id_.to_string())};
   } else if (!query_mode_ && status_ != CanisterStatus::running) {
     // R9: requests queued before stop() are rejected at execution, not run.
     refuse = Reject{RejectCode::canister_error,
                     fmt::format("canister {} is {} (R9)", id_.to_string(),
                                 status_ == CanisterStatus::stopping ? "stopping" : "stopped")};
   } else if (!query_mode_ && open_contexts_ > cfg_.call_contexts_max_per_canister) {
-    refuse = Reject{RejectCode::sys_transient,
-                    fmt::format("canister {} has {} open call contexts "
-                                "(call_contexts_max_per_canister, R5)",
-                                id_.to_string(), open_contexts_ - 1)};
+    refuse = Reject{RejectCode::sys_transient, fmt::format("canister {} has {} open call contexts "
+                                                           "(call_contexts_max_per_canister, R5)",
+                                                           id_.to_string(), open_contexts_ - 1)};
   } else if (m == nullptr) {
     refuse = Reject{RejectCode::canister_error,
                     fmt::format("canister {} has no method '{}'", id_.to_string(), name)};
   } else if (query_mode_) {
     if (m->kind == MethodKind::update) {
       refuse = Reject{RejectCode::canister_error,
-                      fmt::format("'{}' is an update method; a query cannot call it (R16)",
-                                  name)};
-    } else if (m->kind == MethodKind::composite_query && *query_mode_ != MethodKind::composite_query) {
+                      fmt::format("'{}' is an update method; a query cannot call it (R16)", name)};
+    } else if (m->kind == MethodKind::composite_query &&
+               *query_mode_ != MethodKind::composite_query) {
       refuse = Reject{RejectCode::canister_error,
                       fmt::format("'{}' is a composite query; only a composite query may call it "
-                                  "(R17)", name)};
+                                  "(R17)",
+                                  name)};
     }
   } else if (m->kind == MethodKind::composite_query) {
     refuse = Reject{RejectCode::canister_error,
@@ -331,8 +334,8 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
     return;
   }
   cc->method = m->name;
-  cc->kind = query_mode_ ? m->kind : (m->kind == MethodKind::query ? MethodKind::query
-                                                                    : MethodKind::update);
+  cc->kind = query_mode_ ? m->kind
+                         : (m->kind == MethodKind::query ? MethodKind::query : MethodKind::update);
   try {
     Invocation inv = m->invoke(*code_, cc->ctx, req.payload);
     switch (inv.kind) {
@@ -434,9 +437,9 @@ void CanisterRt::finish_execution(CallContext* cc) {
   if (cc->kind == MethodKind::query && code_ && !query_mode_) code_->restore_state();
   auto did_not_reply = [this](CallContext* c) {
     if (c->live && !c->root_live && !c->replied && c->outstanding == 0) {
-      reply(*c, reject_result(RejectCode::canister_error,
-                              fmt::format("canister {} did not reply to the call (R6)",
-                                          id_.to_string())));
+      reply(*c, reject_result(
+                    RejectCode::canister_error,
+                    fmt::format("canister {} did not reply to the call (R6)", id_.to_string())));
     }
   };
   did_not_reply(cc);
@@ -559,7 +562,8 @@ void CanisterRt::commit_execution() {
     ingress_out_.clear();
   }
   if (!exec_.on_commit.empty()) [[unlikely]] {
-    for (auto& fn : exec_.on_commit) fn();
+    for (auto& fn : exec_.on_commit)
+      fn();
     exec_.on_commit.clear();
   }
   round_cost_ += exec_.cost;
@@ -613,8 +617,8 @@ void CanisterRt::charge(uint64_t cost) {
   CANOPY_ASSERT(executing_, "charge outside an execution");
   exec_.cost += cost;
   if (exec_.cost > cfg_.message_cost_max && !exec_.forced_trap) {
-    exec_.forced_trap = fmt::format("cost limit of {} units per message exceeded (R14)",
-                                    cfg_.message_cost_max);
+    exec_.forced_trap =
+        fmt::format("cost limit of {} units per message exceeded (R14)", cfg_.message_cost_max);
     throw Trap(*exec_.forced_trap);
   }
 }
@@ -720,34 +724,38 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
 
 // ---------------------------------------------------------------- induction (scheduler side)
 
-std::optional<Reject> CanisterRt::try_induct_request(Message& msg, PeerQueues* via) {
+bool CanisterRt::try_induct_request(Message& msg, PeerQueues* via, Reject& refusal) {
   Request& req = std::get<Request>(msg);
   if (!code_) {
-    return Reject{RejectCode::canister_error,
-                  fmt::format("canister {} is empty (no code installed)", id_.to_string())};
+    refusal = Reject{RejectCode::canister_error,
+                     fmt::format("canister {} is empty (no code installed)", id_.to_string())};
+    return false;
   }
   if (status_ != CanisterStatus::running) {
-    return Reject{RejectCode::canister_error,
-                  fmt::format("canister {} is {} (R9)", id_.to_string(),
-                              status_ == CanisterStatus::stopping ? "stopping" : "stopped")};
+    refusal = Reject{RejectCode::canister_error,
+                     fmt::format("canister {} is {} (R9)", id_.to_string(),
+                                 status_ == CanisterStatus::stopping ? "stopping" : "stopped")};
+    return false;
   }
   PeerQueues& pq = via != nullptr ? *via : peer(req.from);
   CANOPY_ASSERT(pq.peer == req.from, "induction through another peer's queues");
   if (pq.in.used() >= cfg_.queue_capacity) {
-    return Reject{RejectCode::sys_transient,
-                  fmt::format("input queue of {} from {} is full (R2)", id_.to_string(),
-                              req.from.to_string())};
+    refusal =
+        Reject{RejectCode::sys_transient, fmt::format("input queue of {} from {} is full (R2)",
+                                                      id_.to_string(), req.from.to_string())};
+    return false;
   }
   if (pq.out.used() >= cfg_.queue_capacity) {
-    return Reject{RejectCode::sys_transient,
-                  fmt::format("{} cannot reserve a response slot towards {} (R2)",
-                              id_.to_string(), req.from.to_string())};
+    refusal = Reject{RejectCode::sys_transient,
+                     fmt::format("{} cannot reserve a response slot towards {} (R2)",
+                                 id_.to_string(), req.from.to_string())};
+    return false;
   }
   ++pq.out.reserved;
   record(TraceKind::request_inducted, req.from, id_, req.call_seq, 0, req.method);
   pq.in.msgs.emplace_back(std::move(msg));
   schedule_input(pq);
-  return std::nullopt;
+  return true;
 }
 
 bool CanisterRt::induct_response(Message& msg, PeerQueues* via) {
@@ -843,9 +851,9 @@ Result<Bytes> CanisterRt::run_query(std::string_view method, const Bytes& payloa
   auto replies = take_ingress_replies();
   query_mode_.reset();
   if (replies.empty()) {
-    return reject_result(RejectCode::canister_error,
-                         fmt::format("query '{}' on {} did not complete synchronously", method,
-                                     id_.to_string()));
+    return reject_result(
+        RejectCode::canister_error,
+        fmt::format("query '{}' on {} did not complete synchronously", method, id_.to_string()));
   }
   return std::move(replies.front().result);
 }
@@ -922,8 +930,8 @@ uint64_t CanisterRt::set_timer(uint64_t delay_ms, uint64_t period_ms, std::strin
                                Bytes args) {
   CANOPY_ASSERT(executing_, "timers are set while executing");
   if (timers_.size() >= cfg_.timers_max_per_canister)
-    throw Trap(fmt::format("timer limit of {} per canister reached (R19)",
-                           cfg_.timers_max_per_canister));
+    throw Trap(
+        fmt::format("timer limit of {} per canister reached (R19)", cfg_.timers_max_per_canister));
   const uint64_t id = next_timer_id_++;
   Timer t;
   t.due_ms = clock_.time_ms + std::max<uint64_t>(delay_ms, 1);
@@ -978,14 +986,14 @@ void CanisterRt::fire_timers(uint64_t now_ms) {
       ++it;
     }
   }
-  if (code_->method_table().find(heartbeat_method) != nullptr) enqueue(std::string(heartbeat_method), Bytes{});
+  if (code_->method_table().find(heartbeat_method) != nullptr)
+    enqueue(std::string(heartbeat_method), Bytes{});
   schedule_input(system_);
 }
 
 IssueResult CanisterRt::complete_lazily(CallContext& cc, CanisterId callee, LazyResult resolve) {
   IssueResult r = complete_immediately(cc, callee, Result<Bytes>{});
-  slots_[r.ref.index].lazy =
-      std::make_unique<std::function<Result<Bytes>()>>(std::move(resolve));
+  slots_[r.ref.index].lazy = std::make_unique<std::function<Result<Bytes>()>>(std::move(resolve));
   return r;
 }
 
@@ -1023,7 +1031,7 @@ void CanisterRt::trap_later(std::string_view message) {
 void CanisterRt::drain_ready() {
   for (uint64_t steps = 0; posted_head_ < posted_.size(); ++steps) {
     CANOPY_ASSERT(steps <= cfg_.wake_ups_max_per_message, "wake-ups beyond their limit ran");
-    if (exec_.forced_trap) break;  // the execution traps: the rest is discarded
+    if (exec_.forced_trap) break;              // the execution traps: the rest is discarded
     const Posted p = posted_[posted_head_++];  // a copy: fn may post (and reallocate)
     if (p.w.fn == nullptr) continue;           // withdrawn: its frame went away
     tl_current = p.cc;
@@ -1037,11 +1045,7 @@ void CanisterRt::drain_ready() {
   tl_current = exec_.cc;
 }
 
-std::optional<std::string> CanisterRt::run_ready(CallContext* cc) {
-  // The common case: nothing posted or woken, and the executing context's root still runs.
-  if (posted_.empty() && exec_.woken.empty() && (!cc->root_live || !cc->root.handle.done()))
-      [[likely]]
-    return std::nullopt;
+std::optional<std::string> CanisterRt::run_ready_slow(CallContext* cc) {
   // Destroying a finished root may wake more (a destructor closing a Stream): repeat until
   // nothing is posted. Bounded: each pass runs at least one wake-up (drain_ready asserts).
   for (uint64_t pass = 0;; ++pass) {
@@ -1078,17 +1082,27 @@ IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, 
                        const CallOptions& options) {
   return cc.rt->issue_call(cc, to, method, std::move(payload), options);
 }
-bool slot_ready(CanisterRt* rt, SlotRef ref) noexcept { return rt->slot_ready(ref); }
-void slot_wait(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept { rt->slot_wait(ref, waiter); }
+bool slot_ready(CanisterRt* rt, SlotRef ref) noexcept {
+  return rt->slot_ready(ref);
+}
+void slot_wait(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept {
+  rt->slot_wait(ref, waiter);
+}
 Result<Bytes> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund) {
   return rt->slot_take(ref, refund);
 }
-void slot_abandon(CanisterRt* rt, SlotRef ref) noexcept { rt->slot_abandon(ref); }
-ReadyTicket post_ready(CallContext& cc, Waiter w) noexcept { return cc.rt->post_ready(cc, w); }
+void slot_abandon(CanisterRt* rt, SlotRef ref) noexcept {
+  rt->slot_abandon(ref);
+}
+ReadyTicket post_ready(CallContext& cc, Waiter w) noexcept {
+  return cc.rt->post_ready(cc, w);
+}
 void cancel_ready(ReadyTicket t) noexcept {
   if (t.rt != nullptr) t.rt->cancel_ready(t.seq);
 }
-CallContext* current_context() noexcept { return tl_current; }
+CallContext* current_context() noexcept {
+  return tl_current;
+}
 void trap_later(std::string_view message) noexcept {
   if (tl_current != nullptr) tl_current->rt->trap_later(message);
 }
@@ -1099,24 +1113,55 @@ namespace canopy {
 
 using detail::CallContext;
 
-CanisterId Ctx::self() const { return cc_->rt->id(); }
-CanisterId Ctx::caller() const { return cc_->caller; }
-bool Ctx::from_ingress() const { return cc_->from_ingress; }
-SubnetId Ctx::subnet() const { return cc_->rt->subnet(); }
-MethodKind Ctx::kind() const { return cc_->kind; }
-std::string_view Ctx::method() const { return cc_->method; }
-uint64_t Ctx::time_ms() const { return cc_->rt->clock().time_ms; }
-uint64_t Ctx::round() const { return cc_->rt->clock().round; }
-uint64_t Ctx::balance() const { return cc_->rt->balance(); }
-uint64_t Ctx::cycles_available() const { return cc_->cycles_available; }
-uint64_t Ctx::accept_cycles(uint64_t max_amount) { return cc_->rt->accept_cycles(*cc_, max_amount); }
-void Ctx::charge(uint64_t cost) { cc_->rt->charge(cost); }
-void Ctx::reply_raw(Bytes payload) { cc_->rt->reply(*cc_, std::move(payload)); }
-void Ctx::reject(std::string message) {
-  cc_->rt->reply(*cc_, tl::unexpected<Reject>(Reject{RejectCode::canister_reject, std::move(message)}));
+CanisterId Ctx::self() const {
+  return cc_->rt->id();
 }
-bool Ctx::replied() const { return cc_->replied; }
-uint64_t Ctx::random() { return cc_->rt->next_random(); }
+CanisterId Ctx::caller() const {
+  return cc_->caller;
+}
+bool Ctx::from_ingress() const {
+  return cc_->from_ingress;
+}
+SubnetId Ctx::subnet() const {
+  return cc_->rt->subnet();
+}
+MethodKind Ctx::kind() const {
+  return cc_->kind;
+}
+std::string_view Ctx::method() const {
+  return cc_->method;
+}
+uint64_t Ctx::time_ms() const {
+  return cc_->rt->clock().time_ms;
+}
+uint64_t Ctx::round() const {
+  return cc_->rt->clock().round;
+}
+uint64_t Ctx::balance() const {
+  return cc_->rt->balance();
+}
+uint64_t Ctx::cycles_available() const {
+  return cc_->cycles_available;
+}
+uint64_t Ctx::accept_cycles(uint64_t max_amount) {
+  return cc_->rt->accept_cycles(*cc_, max_amount);
+}
+void Ctx::charge(uint64_t cost) {
+  cc_->rt->charge(cost);
+}
+void Ctx::reply_raw(Bytes payload) {
+  cc_->rt->reply(*cc_, std::move(payload));
+}
+void Ctx::reject(std::string message) {
+  cc_->rt->reply(*cc_,
+                 tl::unexpected<Reject>(Reject{RejectCode::canister_reject, std::move(message)}));
+}
+bool Ctx::replied() const {
+  return cc_->replied;
+}
+uint64_t Ctx::random() {
+  return cc_->rt->next_random();
+}
 uint64_t Ctx::set_timer(uint64_t delay_ms, std::string method, Bytes args) {
   return cc_->rt->set_timer(delay_ms, 0, std::move(method), std::move(args));
 }
@@ -1124,7 +1169,9 @@ uint64_t Ctx::set_timer_interval(uint64_t period_ms, std::string method, Bytes a
   if (period_ms == 0) throw Trap("set_timer_interval: the period must be positive (R19)");
   return cc_->rt->set_timer(period_ms, period_ms, std::move(method), std::move(args));
 }
-void Ctx::cancel_timer(uint64_t timer_id) { cc_->rt->cancel_timer(timer_id); }
+void Ctx::cancel_timer(uint64_t timer_id) {
+  cc_->rt->cancel_timer(timer_id);
+}
 Call<void> Ctx::sleep_ms(uint64_t ms) {
   auto& rt = *cc_->rt;
   return Call<void>(&rt, rt.issue_system(*cc_, rt.clock().time_ms + (ms == 0 ? 1 : ms)));
@@ -1135,6 +1182,8 @@ Call<void> Ctx::sleep(std::chrono::milliseconds d) {
   }
   return sleep_ms(static_cast<uint64_t>(d.count()));
 }
-detail::CanisterRt* Ctx::rt() const { return cc_->rt; }
+detail::CanisterRt* Ctx::rt() const {
+  return cc_->rt;
+}
 
 }  // namespace canopy

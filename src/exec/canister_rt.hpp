@@ -105,7 +105,7 @@ struct CallContext {
   SlotRef caller_slot;
   uint64_t caller_call_seq = 0;
   PeerQueues* reply_pq = nullptr;  // the queue pair with the calling canister (its response's way)
-  std::string_view method;  // MethodEntry::name of the method it runs (empty: refused)
+  std::string_view method;         // MethodEntry::name of the method it runs (empty: refused)
   MethodKind kind = MethodKind::update;
   // R6/R8.
   uint64_t cycles_available = 0;
@@ -144,10 +144,10 @@ struct IngressReply {
 
 // Counters for the invariant checker and statistics.
 struct CanisterCounters {
-  uint64_t calls_accepted = 0;      // committed requests (R1: each gets exactly one response)
-  uint64_t calls_failed_sync = 0;   // synchronous failures (no callback)
-  uint64_t responses_delivered = 0; // responses executed at this canister (incl. discarded)
-  uint64_t duplicate_responses = 0; // must stay 0
+  uint64_t calls_accepted = 0;       // committed requests (R1: each gets exactly one response)
+  uint64_t calls_failed_sync = 0;    // synchronous failures (no callback)
+  uint64_t responses_delivered = 0;  // responses executed at this canister (incl. discarded)
+  uint64_t duplicate_responses = 0;  // must stay 0
   uint64_t messages_executed = 0;
   uint64_t traps = 0;
   uint64_t late_responses_dropped = 0;
@@ -172,7 +172,10 @@ class CanisterRt {
   bool has_code() const { return code_ != nullptr; }
   CanisterBase* code() { return code_.get(); }
   uint64_t balance() const { return balance_; }
-  void add_cycles(uint64_t n) { balance_ += n; counters_.cycles_minted += n; }
+  void add_cycles(uint64_t n) {
+    balance_ += n;
+    counters_.cycles_minted += n;
+  }
   const CanisterCounters& counters() const { return counters_; }
   size_t open_call_contexts() const { return open_contexts_; }
   size_t outstanding_calls() const { return live_slots_; }
@@ -260,7 +263,8 @@ class CanisterRt {
       return;
     }
     if (stage == 3) {
-      for (const RouteRef& r : route_buckets_[k]) __builtin_prefetch(&r.pq->transit);
+      for (const RouteRef& r : route_buckets_[k])
+        __builtin_prefetch(&r.pq->transit);
       return;
     }
     for (const RouteRef& r : route_buckets_[k]) {
@@ -283,7 +287,8 @@ class CanisterRt {
   // out[from]. Returns a reject when the canister cannot take it.
   // `msg` holds a Request; it is moved into the input queue if accepted, left as is if not.
   // `via`, if given, is this canister's PeerQueues for the sender (saves the lookup).
-  std::optional<Reject> try_induct_request(Message& msg, PeerQueues* via = nullptr);
+  // Returns true if accepted; otherwise fills `refusal` and leaves the request in `msg`.
+  bool try_induct_request(Message& msg, PeerQueues* via, Reject& refusal);
   // Induction of a response to one of our calls; always succeeds (reserved), except that a late
   // response of a timed-out call is dropped (R10). Returns false if dropped.
   // `msg` holds a Response; it is moved into the input queue unless dropped.
@@ -382,7 +387,7 @@ class CanisterRt {
     std::vector<ContextUndo> touched;
     std::optional<std::string> forced_trap;
     std::vector<std::function<void()>> on_commit;
-    std::vector<CallContext*> woken;        // contexts with posted wake-ups (CallContext::woken)
+    std::vector<CallContext*> woken;       // contexts with posted wake-ups (CallContext::woken)
     CallContext* saved_current = nullptr;  // current_context() of an enclosing execution
   };
   struct Posted {
@@ -410,7 +415,14 @@ class CanisterRt {
   std::optional<std::string> finish_root(CallContext* cc);
   // After user code returned to the runtime: runs the posted wake-ups (FIFO) and checks the
   // roots of the contexts they woke; returns a trap message if one finished with an exception.
-  std::optional<std::string> run_ready(CallContext* cc);
+  // Inline: usually nothing was posted or woken and the executing root still runs.
+  std::optional<std::string> run_ready(CallContext* cc) {
+    if (posted_.empty() && exec_.woken.empty() && (!cc->root_live || !cc->root.handle.done()))
+        [[likely]]
+      return std::nullopt;
+    return run_ready_slow(cc);
+  }
+  std::optional<std::string> run_ready_slow(CallContext* cc);
   void drain_ready();
   // check_root of the executing context and of every context woken in this execution.
   std::optional<std::string> check_roots(CallContext* cc);
@@ -479,11 +491,12 @@ class CanisterRt {
   // vector: no allocation for canisters that never post).
   std::vector<Posted> posted_;
   size_t posted_head_ = 0;
-  uint64_t posted_base_ = 0;  // ticket seq of posted_[0]
+  uint64_t posted_base_ = 0;               // ticket seq of posted_[0]
   std::vector<IngressReply> ingress_out_;  // replies to ingress of the current execution
 
   // ---- rarely used ----
-  [[no_unique_address]] struct Cold {} cold_;
+  [[no_unique_address]] struct Cold {
+  } cold_;
   uint64_t rng_state_;
   PeerQueues ingress_;
   PeerQueues system_;  // timer and offload completions: no capacity, no reservation

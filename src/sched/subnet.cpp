@@ -71,28 +71,30 @@ void Subnet::bounce(Request&& req, Reject reject) {
   route(Message{std::move(r)});
 }
 
-std::optional<Reject> Subnet::induct(CanisterRt& to, uint32_t ordinal, Message& msg,
-                                     PeerQueues* via) {
+bool Subnet::induct(CanisterRt& to, uint32_t ordinal, Message& msg, PeerQueues* via,
+                    Reject& refusal) {
   if (auto* req = std::get_if<Request>(&msg)) {
-    auto rej = to.try_induct_request(msg, via);
-    if (rej) {
-      TraceEvent e;
-      e.kind = TraceKind::request_rejected;
-      e.from = req->from;
-      e.to = to.id();
-      e.call_seq = req->call_seq;
-      e.reject_code = static_cast<uint8_t>(rej->code);
-      to.trace(e, rej->message);
+    if (to.try_induct_request(msg, via, refusal)) [[likely]] {
+      has_input_[ordinal] = 1;
+      return true;
     }
-    if (!rej) has_input_[ordinal] = 1;
-    return rej;
+    TraceEvent e;
+    e.kind = TraceKind::request_rejected;
+    e.from = req->from;
+    e.to = to.id();
+    e.call_seq = req->call_seq;
+    e.reject_code = static_cast<uint8_t>(refusal.code);
+    to.trace(e, refusal.message);
+    return false;
   }
   if (to.induct_response(msg, via)) has_input_[ordinal] = 1;
-  return std::nullopt;
+  return true;
 }
 
 void Subnet::deliver(CanisterRt& to, Message&& msg) {
-  if (auto rej = induct(to, to.ordinal(), msg)) bounce(std::move(std::get<Request>(msg)), std::move(*rej));
+  Reject refusal;
+  if (!induct(to, to.ordinal(), msg, nullptr, refusal))
+    bounce(std::move(std::get<Request>(msg)), std::move(refusal));
 }
 
 void Subnet::route(Message&& msg) {
@@ -175,7 +177,8 @@ size_t Subnet::routing_shards(size_t executed, const Executor& executor) const {
 bool Subnet::prepare_routes(CanisterRt& c, size_t shards, uint64_t& shard_mask) {
   auto& buckets = c.route_buckets();
   if (buckets.size() < shards) buckets.resize(shards);
-  for (size_t k = 0; k < shards; ++k) buckets[k].clear();
+  for (size_t k = 0; k < shards; ++k)
+    buckets[k].clear();
   auto& remote = c.remote_outputs();
   CANOPY_ASSERT(remote.empty(), "remote outputs left unrouted");
   c.take_outputs([&](PeerQueues& pq, uint32_t position) {
@@ -197,6 +200,7 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
   if (shard_lists_.size() < shards) shard_lists_.resize(shards);
   auto run_shard = [&](size_t k) {
     std::vector<DeferredBounce>& out = deferred_[k];
+    Reject refusal;
     // The executed canisters with messages for this shard, from the dense masks: the shard
     // never touches the others (their memory is in the other threads' caches).
     std::vector<uint32_t>& list = shard_lists_[k].positions;
@@ -219,9 +223,9 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
         if (pq.route_mirror == nullptr) pq.route_mirror = &pq.route_local->peer(executed[i]->id());
         for (uint64_t m = 0; !pq.transit.empty(); ++m) {
           Message& msg = pq.transit.front();  // moved out by induct if accepted
-          if (auto rej = induct(*pq.route_local, pq.route_ordinal, msg, pq.route_mirror)) {
+          if (!induct(*pq.route_local, pq.route_ordinal, msg, pq.route_mirror, refusal)) {
             out.push_back(DeferredBounce{i, ref.queue, m, std::move(std::get<Request>(msg)),
-                                         std::move(*rej)});
+                                         std::move(refusal)});
           }
           pq.transit.pop_front();
         }
@@ -248,7 +252,8 @@ void Subnet::route_sequential_phase(const std::vector<CanisterRt*>& executed) {
     }
     c->remote_outputs().clear();
     if (c->has_ingress_replies()) {
-      for (auto& r : c->take_ingress_replies()) ingress_replies_.push_back(std::move(r));
+      for (auto& r : c->take_ingress_replies())
+        ingress_replies_.push_back(std::move(r));
     }
   }
 }
@@ -258,14 +263,16 @@ void Subnet::bounce_phase(size_t shards) {
   // reserved, so inducting it needs no capacity check and routing need not have ended.
   bounces_.clear();
   for (size_t k = 0; k < shards; ++k) {
-    for (auto& b : deferred_[k]) bounces_.push_back(std::move(b));
+    for (auto& b : deferred_[k])
+      bounces_.push_back(std::move(b));
     deferred_[k].clear();
   }
   if (bounces_.empty()) return;
   std::sort(bounces_.begin(), bounces_.end(), [](const DeferredBounce& a, const DeferredBounce& b) {
     return std::tie(a.canister, a.queue, a.message) < std::tie(b.canister, b.queue, b.message);
   });
-  for (auto& b : bounces_) bounce(std::move(b.request), std::move(b.reject));
+  for (auto& b : bounces_)
+    bounce(std::move(b.request), std::move(b.reject));
   bounces_.clear();
 }
 
@@ -304,19 +311,20 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     CanisterRt* to = find(dest);
     if (to == nullptr) {
       if (auto* req = std::get_if<Request>(&m)) {
-        bounce(std::move(*req),
-               Reject{RejectCode::destination_invalid,
-                      fmt::format("canister {} does not exist on {}", dest.to_string(),
-                                  id_.to_string())});
+        bounce(std::move(*req), Reject{RejectCode::destination_invalid,
+                                       fmt::format("canister {} does not exist on {}",
+                                                   dest.to_string(), id_.to_string())});
       }
       continue;
     }
     deliver(*to, std::move(m));
   }
   // R10: bounded-wait calls past their deadline.
-  for (auto& [id, c] : canisters_) c->expire_deadlines(clock_.time_ms);
+  for (auto& [id, c] : canisters_)
+    c->expire_deadlines(clock_.time_ms);
   // R19: timers and heartbeats.
-  for (auto& [id, c] : canisters_) c->fire_timers(clock_.time_ms);
+  for (auto& [id, c] : canisters_)
+    c->fire_timers(clock_.time_ms);
   // R11: ingress.
   for (auto& req : ingress_pending_) {
     CanisterRt* to = find(req.to);
@@ -356,7 +364,8 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
   // thread, its execution and the preparation of its routing; then the routing phases. The next
   // iteration's canisters come from dense flags (has_input_: set by induction and after
   // executing; spent_: budget), not from a scan of every canister.
-  for (CanisterRt* c : ordered_) c->begin_round();
+  for (CanisterRt* c : ordered_)
+    c->begin_round();
   for (size_t o = 0; o < ordered_.size(); ++o) {
     has_input_[o] = ordered_[o]->has_input() ? 1 : 0;
     spent_[o] = 0;
@@ -390,7 +399,8 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
         sequential_[i] = prepare_routes(c, shards, route_mask_[i]) ? 1 : 0;
       }
     });
-    for (uint64_t cst : costs_) round_cost += cst;
+    for (uint64_t cst : costs_)
+      round_cost += cst;
     route_local_phase(active_, shards, executor);
     route_sequential_phase(active_);
     bounce_phase(shards);

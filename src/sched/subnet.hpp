@@ -54,10 +54,10 @@ class Subnet {
   void route(Message&& msg);
   void route_cached(PeerQueues& via, Message&& msg);
   void refresh_route(PeerQueues& via);
-  // Inducts `msg` into `to`; on refusal returns the reject and leaves the request in `msg`.
-  // `via`: `to`'s PeerQueues for the sender, if known (PeerQueues::route_mirror).
-  std::optional<Reject> induct(CanisterRt& to, uint32_t ordinal, Message& msg,
-                               PeerQueues* via = nullptr);
+  // Inducts `msg` into `to`. Returns false if a request was refused: then `refusal` holds the
+  // reject and the request stays in `msg`. `via`: `to`'s PeerQueues for the sender, if known
+  // (PeerQueues::route_mirror).
+  bool induct(CanisterRt& to, uint32_t ordinal, Message& msg, PeerQueues* via, Reject& refusal);
   void deliver(CanisterRt& to, Message&& msg);
   void bounce(Request&& req, Reject reject);
   // Routing in phases (see subnet.cpp). prepare_routes runs on the canister's own thread.
@@ -84,9 +84,9 @@ class Subnet {
   std::vector<uint64_t> costs_;  // by position in active_
   // Dense per-canister flags by ordinal (no pointer chasing when picking the next iteration's
   // canisters). Bytes, so that threads writing flags of different canisters never race.
-  std::vector<uint8_t> has_input_;  // has input (set by induction and after executing)
-  std::vector<uint8_t> spent_;      // round budget spent (R14)
-  std::vector<uint8_t> sequential_;  // by position in active_: needs the sequential phase
+  std::vector<uint8_t> has_input_;    // has input (set by induction and after executing)
+  std::vector<uint8_t> spent_;        // round budget spent (R14)
+  std::vector<uint8_t> sequential_;   // by position in active_: needs the sequential phase
   std::vector<uint64_t> route_mask_;  // by position in active_: shards it has messages for
   struct alignas(64) ShardScratch {   // one per routing shard, on its own cache line
     std::vector<uint32_t> positions;
@@ -99,9 +99,9 @@ class Subnet {
   std::vector<TraceEvent> trace_;
   // A request refused during parallel routing, bounced afterwards in commit order.
   struct DeferredBounce {
-    size_t canister;  // index in the executed list
-    size_t queue;     // index in that canister's dirty output list
-    uint64_t message; // position in that queue
+    size_t canister;   // index in the executed list
+    size_t queue;      // index in that canister's dirty output list
+    uint64_t message;  // position in that queue
     Request request;
     Reject reject;
   };
