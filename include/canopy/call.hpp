@@ -9,6 +9,7 @@
 #pragma once
 
 #include <coroutine>
+#include <memory>
 #include <utility>
 #include <vector>
 
@@ -25,8 +26,8 @@ class [[nodiscard]] Call {
   Call(Call&& o) noexcept
       : rt_(std::exchange(o.rt_, nullptr)),
         ref_(o.ref_),
-        error_(std::move(o.error_)),
-        refund_(o.refund_) {}
+        refund_(o.refund_),
+        error_(std::move(o.error_)) {}
   Call& operator=(Call&& o) noexcept {
     if (this != &o) {
       drop();
@@ -42,7 +43,7 @@ class [[nodiscard]] Call {
   ~Call() { drop(); }
 
   // True when the call failed synchronously (R1): no response will come.
-  bool failed_synchronously() const { return error_.has_value(); }
+  bool failed_synchronously() const { return error_ != nullptr; }
   // True when awaiting would not suspend.
   bool ready() const { return error_ || (rt_ && detail::slot_ready(rt_, ref_)); }
   // Cycles refunded with the response (R8); valid after the result was taken.
@@ -56,6 +57,11 @@ class [[nodiscard]] Call {
 
   // For combinators: register a waiter instead of a coroutine.
   void on_ready(detail::Waiter w) noexcept { detail::slot_wait(rt_, ref_, w); }
+  // For combinators: registers `w` and returns true if the call is still pending; returns false
+  // (nothing registered) if it is ready, i.e. failed synchronously or answered.
+  bool wait_if_pending(detail::Waiter w) noexcept {
+    return !error_ && rt_ != nullptr && detail::slot_wait_if_pending(rt_, ref_, w);
+  }
   // Takes the result; the call must be ready. Consumes the call.
   Result<R> take() {
     if (error_) return tl::unexpected<Reject>(*error_);
@@ -84,8 +90,8 @@ class [[nodiscard]] Call {
 
   detail::CanisterRt* rt_ = nullptr;
   detail::SlotRef ref_{};
-  std::optional<Reject> error_;
   uint64_t refund_ = 0;
+  std::unique_ptr<Reject> error_;
 };
 
 // Awaits every call; yields each outcome in order. Never fails itself. O(1) per response: one
@@ -94,15 +100,13 @@ template <class R>
 class WhenAllSettledCalls {
  public:
   explicit WhenAllSettledCalls(std::vector<Call<R>> calls) : calls_(std::move(calls)) {}
-  bool await_ready() noexcept {
-    for (auto& c : calls_)
-      if (!c.ready()) ++pending_;
-    return pending_ == 0;
-  }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
+  bool await_ready() noexcept { return calls_.empty(); }
+  // One pass: registers a waiter on each pending call; resumes at once if none is pending.
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
     parent_ = h;
     for (auto& c : calls_)
-      if (!c.ready()) c.on_ready(detail::Waiter{&arm_done, this, 0});
+      if (c.wait_if_pending(detail::Waiter{&arm_done, this, 0})) ++pending_;
+    return pending_ > 0;
   }
   std::vector<Result<R>> await_resume() {
     std::vector<Result<R>> out;

@@ -133,6 +133,15 @@ bool CanisterRt::slot_ready(SlotRef ref) const {
   return s != nullptr && s->state == Slot::State::ready;
 }
 
+bool CanisterRt::slot_wait_if_pending(SlotRef ref, Waiter waiter) {
+  Slot* s = find_slot(ref);
+  CANOPY_ASSERT(s != nullptr, "waiting on a call that is gone");
+  if (s->state == Slot::State::ready) return false;
+  CANOPY_ASSERT(s->state == Slot::State::pending, "waiting on an abandoned call");
+  s->waiter = waiter;
+  return true;
+}
+
 void CanisterRt::slot_wait(SlotRef ref, Waiter waiter) {
   Slot* s = find_slot(ref);
   CANOPY_ASSERT(s != nullptr && s->state == Slot::State::pending, "waiting on a settled call");
@@ -649,7 +658,7 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
   auto fail = [&](RejectCode code, std::string msg) {
     ++counters_.calls_failed_sync;
     record(TraceKind::request_rejected, id_, to, 0, static_cast<uint8_t>(code), msg);
-    return IssueResult{SlotRef{}, Reject{code, std::move(msg)}};
+    return IssueResult::failed(Reject{code, std::move(msg)});
   };
   // The subnet of `to`: from this canister's cache of its peers when the routing table has not
   // changed since (a hash lookup in the shared table costs cache misses on every call).
@@ -719,7 +728,7 @@ IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_v
   if (s.deadline_ms != 0) deadlines_.emplace(s.deadline_ms, idx, s.generation);
   send<Request>(pq, id_, to, method, std::move(payload), options.cycles, SlotRef{idx, s.generation},
                 s.call_seq, s.deadline_ms);
-  return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
+  return IssueResult{SlotRef{idx, s.generation}, nullptr};
 }
 
 // ---------------------------------------------------------------- induction (scheduler side)
@@ -877,16 +886,15 @@ IssueResult CanisterRt::complete_immediately(CallContext& cc, CanisterId callee,
   s.waiter = {};
   s.refund = 0;
   s.result = std::move(result);
-  return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
+  return IssueResult{SlotRef{idx, s.generation}, nullptr};
 }
 
 IssueResult CanisterRt::issue_system(CallContext& cc, uint64_t deadline_ms) {
   CANOPY_ASSERT(executing_, "system slots are created while executing");
   if (live_slots_ >= cfg_.callbacks_max_per_canister) {
-    return IssueResult{SlotRef{}, Reject{RejectCode::sys_transient,
-                                         fmt::format("callback quota exhausted: {} calls "
-                                                     "outstanding (R5)",
-                                                     live_slots_)}};
+    return IssueResult::failed(Reject{
+        RejectCode::sys_transient,
+        fmt::format("callback quota exhausted: {} calls outstanding (R5)", live_slots_)});
   }
   const uint32_t idx = alloc_slot();
   Slot& s = slots_[idx];
@@ -903,7 +911,7 @@ IssueResult CanisterRt::issue_system(CallContext& cc, uint64_t deadline_ms) {
   ++cc.outstanding;
   exec_.new_slots.push_back(idx);
   if (deadline_ms != 0) deadlines_.emplace(deadline_ms, idx, s.generation);
-  return IssueResult{SlotRef{idx, s.generation}, std::nullopt};
+  return IssueResult{SlotRef{idx, s.generation}, nullptr};
 }
 
 bool CanisterRt::complete_system(SlotRef ref, Result<Bytes> result) {
@@ -1087,6 +1095,9 @@ bool slot_ready(CanisterRt* rt, SlotRef ref) noexcept {
 }
 void slot_wait(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept {
   rt->slot_wait(ref, waiter);
+}
+bool slot_wait_if_pending(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept {
+  return rt->slot_wait_if_pending(ref, waiter);
 }
 Result<Bytes> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund) {
   return rt->slot_take(ref, refund);

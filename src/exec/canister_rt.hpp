@@ -314,6 +314,7 @@ class CanisterRt {
                          const CallOptions& options);
   bool slot_ready(SlotRef ref) const;
   void slot_wait(SlotRef ref, Waiter waiter);
+  bool slot_wait_if_pending(SlotRef ref, Waiter waiter);
   Result<Bytes> slot_take(SlotRef ref, uint64_t* refund);
   void slot_abandon(SlotRef ref);
   // The ready queue (canopy/detail/hooks.hpp): wake-ups run from a clean stack.

@@ -465,7 +465,7 @@ OffloadIssue offload_issue(CallContext& cc, std::string_view pool, std::unique_p
   CanisterRt& rt = *cc.rt;
   if (cc.kind != MethodKind::update) throw Trap("a query cannot offload work (R16, R22)");
   auto fail = [&](RejectCode code, std::string msg) {
-    return OffloadIssue{&rt, IssueResult{SlotRef{}, Reject{code, std::move(msg)}}};
+    return OffloadIssue{&rt, IssueResult::failed(Reject{code, std::move(msg)})};
   };
   Pools* pools = rt.routing().pools();
   if (pools == nullptr) {

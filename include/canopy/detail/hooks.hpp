@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string_view>
 
@@ -39,13 +40,20 @@ struct Waiter {
 
 struct IssueResult {
   SlotRef ref;
-  std::optional<Reject> error;  // set: synchronous failure, no callback will ever run (R1)
+  // Set: synchronous failure, no callback will ever run (R1). A pointer, so that an issued call
+  // (the common case) moves as three words.
+  std::unique_ptr<Reject> error;
+  static IssueResult failed(Reject reject) {
+    return IssueResult{SlotRef{}, std::make_unique<Reject>(std::move(reject))};
+  }
 };
 
 IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Bytes&& payload,
                        const CallOptions& options);
 bool slot_ready(CanisterRt* rt, SlotRef ref) noexcept;
 void slot_wait(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept;
+// slot_wait if the slot is still pending; returns false (and registers nothing) if it is ready.
+bool slot_wait_if_pending(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept;
 // Takes the response out of a ready slot and frees the slot.
 Result<Bytes> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund);
 // The awaiter lost interest: the response will be discarded without running user code. A timer
