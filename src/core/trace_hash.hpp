@@ -25,7 +25,9 @@ inline uint64_t hash_mix(uint64_t hash, uint64_t v) {
   return hash ^ (hash >> 29);
 }
 
-inline uint64_t hash_rotl(uint64_t v, int r) { return (v << r) | (v >> (64 - r)); }
+inline uint64_t hash_rotl(uint64_t v, int r) {
+  return (v << r) | (v >> (64 - r));
+}
 
 // Words instead of bytes; the length goes into the last word, so "a" and "a\0" differ. A tail
 // of 4..7 bytes is read as two overlapping 4-byte words, 1..3 bytes as first/middle/last byte:
@@ -51,23 +53,21 @@ inline uint64_t fold_bytes(uint64_t hash, const void* data, size_t n) {
   return hash_mix(hash, tail ^ hash_rotl(uint64_t{n} * 0x9FB21C651E98DF25ULL, 17));
 }
 
-// One event with its label (a method name, a reject message): the label's words fold into a
-// hash of their own, independent of `hash`, so that only the final mix waits for the previous
-// event (the running hash is a dependency chain through every event of a canister).
+// One event with its label (a method name, a reject message). Four independent products and
+// one dependent mix per event: the running hash is a dependency chain through every event of a
+// canister, so only the final mix waits for the previous event. The label's words fold into a
+// hash of their own first (only for labelled events). The subnet is not folded: a canister's
+// events are folded into its own hash, and its subnet is part of the configuration.
 inline uint64_t fold_event_label(uint64_t hash, uint8_t kind, uint8_t reject_code,
-                                 uint32_t subnet, uint32_t iteration, uint64_t round,
+                                 uint32_t /*subnet*/, uint32_t iteration, uint64_t round,
                                  uint64_t from, uint64_t to, uint64_t call_seq, const void* label,
                                  size_t label_size) {
-  const uint64_t a = (uint64_t{kind} | (uint64_t{reject_code} << 8) | (uint64_t{subnet} << 16) |
-                      (uint64_t{iteration} << 40)) *
-                     0xD6E8FEB86659FD93ULL;
-  const uint64_t b = round * 0xA0761D6478BD642FULL;
-  const uint64_t c = from * 0xE7037ED1A0B428DBULL;
-  const uint64_t d = to * 0x8EBC6AF09C88C6E3ULL;
-  const uint64_t f = call_seq * 0x589965CC75374CC3ULL;
-  const uint64_t l = fold_bytes(0x1D8E4E27C47D124FULL, label, label_size);
-  return hash_mix(hash, a ^ hash_rotl(b, 11) ^ hash_rotl(c, 23) ^ hash_rotl(d, 37) ^
-                            hash_rotl(f, 49) ^ hash_rotl(l, 5));
+  const uint64_t head =
+      uint64_t{kind} | (uint64_t{reject_code} << 8) | (uint64_t{iteration} << 16) | (round << 40);
+  uint64_t v = head * 0xD6E8FEB86659FD93ULL ^ from * 0xE7037ED1A0B428DBULL ^
+               to * 0x8EBC6AF09C88C6E3ULL ^ call_seq * 0x589965CC75374CC3ULL;
+  if (label_size != 0) v ^= hash_rotl(fold_bytes(0x1D8E4E27C47D124FULL, label, label_size), 5);
+  return hash_mix(hash, v);
 }
 
 }  // namespace canopy::detail

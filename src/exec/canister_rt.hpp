@@ -221,58 +221,34 @@ class CanisterRt {
   // ---- scheduler side (sequential phase) ----
   // Routing (src/sched), on this canister's thread right after it executed: every output queue
   // written since the last routing moves its messages to its `transit` ring, from which the
-  // routing phase takes them, and is handed to `sink(pq, position)` in commit order. The output
-  // queues are empty afterwards: routing delivers everything they held at once (inducted into
-  // the destination's input queue, handed to a stream, or bounced), so a capacity check (R2)
-  // made while routing runs sees only the reservations, whatever the order of the shards.
-  template <class Sink>
-  void take_outputs(Sink&& sink) {
-    for (uint32_t j = 0; j < dirty_out_.size(); ++j) {
-      PeerQueues* pq = dirty_out_[j];
+  // routing phase takes them, and joins the staged list (commit order); `visit(pq)` is called
+  // for each. The output queues are empty afterwards: routing delivers everything they held at
+  // once (inducted into the destination's input queue, handed to a stream, or bounced), so a
+  // capacity check (R2) made while routing runs sees only the reservations, whatever the order
+  // of the shards.
+  template <class Visit>
+  void stage_outputs(Visit&& visit) {
+    staged_.clear();
+    std::swap(staged_, dirty_out_);
+    for (PeerQueues* pq : staged_) {
       CANOPY_ASSERT(pq->transit.empty(), "messages left in transit");
       std::swap(pq->out.msgs, pq->transit);
       pq->out_dirty = false;
-      sink(*pq, j);
-    }
-    dirty_out_.clear();
-  }
-  // The routing phase's lists, filled by the scheduler from take_outputs on this canister's
-  // thread: local queues bucketed by routing shard (each shard reads only its bucket), and
-  // queues to other subnets or unknown canisters (routed sequentially, in commit order).
-  struct RouteRef {
-    PeerQueues* pq;
-    uint32_t queue;  // position in commit order among this canister's queues
-  };
-  std::vector<std::vector<RouteRef>>& route_buckets() { return route_buckets_; }
-  // Prefetch hints for the routing phase's walk over bucket `k` (stage 0 first, a few
-  // canisters ahead; each stage reads what the previous one fetched). Reads only what the
-  // routing shard `k` owns in this phase: the buckets (read-only while routing) and the transit
-  // rings of bucket k's queues (drained by shard k alone).
-  void prefetch_route(size_t k, int stage) const {
-    if (stage == 0) {
-      __builtin_prefetch(&route_buckets_);
-      return;
-    }
-    if (k >= route_buckets_.size()) return;
-    if (stage == 1) {
-      __builtin_prefetch(&route_buckets_[k]);
-      return;
-    }
-    if (stage == 2) {
-      if (!route_buckets_[k].empty()) __builtin_prefetch(route_buckets_[k].data());
-      return;
-    }
-    if (stage == 3) {
-      for (const RouteRef& r : route_buckets_[k])
-        __builtin_prefetch(&r.pq->transit);
-      return;
-    }
-    for (const RouteRef& r : route_buckets_[k]) {
-      if (!r.pq->transit.empty()) __builtin_prefetch(&r.pq->transit.front());
-      if (r.pq->route_local != nullptr) r.pq->route_local->prefetch_self();
+      visit(*pq);
     }
   }
-  std::vector<PeerQueues*>& remote_outputs() { return remote_out_; }
+  // The queues staged by the last stage_outputs, in commit order. Read-only while the routing
+  // phase runs (each routing shard drains the transit rings of the queues it owns).
+  const std::vector<PeerQueues*>& staged_outputs() const { return staged_; }
+  // Prefetch hint for the routing phase's walk: the staged list and what it names (prefetch
+  // only: the destinations may be inducted by another shard meanwhile).
+  void prefetch_staged() const {
+    for (const PeerQueues* pq : staged_) {
+      __builtin_prefetch(&pq->transit);
+      if (!pq->transit.empty()) __builtin_prefetch(&pq->transit.front());
+      if (pq->route_mirror != nullptr) __builtin_prefetch(pq->route_mirror);
+    }
+  }
   // Position in the subnet's canister-id order (the scheduler's dense per-canister arrays).
   uint32_t ordinal() const { return ordinal_; }
   void set_ordinal(uint32_t o) { ordinal_ = o; }
@@ -478,8 +454,7 @@ class CanisterRt {
   uint64_t call_seq_ = 0;
   size_t open_contexts_ = 0;
   std::vector<PeerQueues*> dirty_out_;
-  std::vector<std::vector<RouteRef>> route_buckets_;
-  std::vector<PeerQueues*> remote_out_;
+  std::vector<PeerQueues*> staged_;  // stage_outputs: the queues being routed
   std::vector<IngressReply> ingress_replies_;
   // The last method looked up in code_'s table (most canisters serve one method at a time; a
   // string compare is cheaper than hashing the name). Reset when the code changes.

@@ -156,14 +156,15 @@ void Subnet::refresh_route(PeerQueues& via) {
 //
 // prepare_routes (parallel, on each canister's own thread right after it executed): the
 // canister's written output queues hand their messages to their `transit` rings
-// (take_outputs); each queue's route is looked up, and local queues are bucketed by the routing
-// shard of their destination.
+// (stage_outputs), each queue's route is looked up, and a dense mask records which routing
+// shards (destination blocks) its queues go to.
 //
 // Local phase (parallel): messages to canisters of this subnet, split by destination. A shard
-// owns its destinations: their input queues and the reservations in their output queues. Each
-// destination receives in commit order (canister order, then queue order: R3). A request the
-// destination refuses is not bounced here (the bounce goes to the caller, owned by another
-// shard): it is kept with its position and bounced afterwards in commit order.
+// owns its destinations: their input queues and the reservations in their output queues. It
+// walks the executed canisters whose mask names it, in canister order, and their staged queues
+// in commit order, so each destination receives in commit order (R3). A request the destination
+// refuses is not bounced here (the bounce goes to the caller, owned by another shard): it is
+// kept with its position and bounced afterwards in commit order.
 //
 // Sequential phase: streams to other subnets in commit order (R3), unknown destinations,
 // ingress replies -- only for the canisters that have any. Then the bounces. The outcome does
@@ -175,57 +176,46 @@ size_t Subnet::routing_shards(size_t executed, const Executor& executor) const {
 }
 
 bool Subnet::prepare_routes(CanisterRt& c, size_t shards, uint64_t& shard_mask) {
-  auto& buckets = c.route_buckets();
-  if (buckets.size() < shards) buckets.resize(shards);
-  for (size_t k = 0; k < shards; ++k)
-    buckets[k].clear();
-  auto& remote = c.remote_outputs();
-  CANOPY_ASSERT(remote.empty(), "remote outputs left unrouted");
-  c.take_outputs([&](PeerQueues& pq, uint32_t position) {
+  bool remote = false;
+  c.stage_outputs([&](PeerQueues& pq) {
     refresh_route(pq);
     if (pq.route_local == nullptr) {
-      remote.push_back(&pq);  // another subnet or unknown
+      remote = true;  // another subnet or unknown: the sequential phase
     } else {
-      const size_t k = shards > 1 ? shard_of(pq.route_ordinal, shards) : 0;
-      buckets[k].push_back(CanisterRt::RouteRef{&pq, position});
-      shard_mask |= shard_bit(k);
+      shard_mask |= shard_bit(shards > 1 ? shard_of(pq.route_ordinal, shards) : 0);
     }
   });
-  return !remote.empty() || c.has_ingress_replies();
+  return remote || c.has_ingress_replies();
 }
 
 void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t shards,
                                Executor& executor) {
   if (deferred_.size() < shards) deferred_.resize(shards);
-  if (shard_lists_.size() < shards) shard_lists_.resize(shards);
   auto run_shard = [&](size_t k) {
     std::vector<DeferredBounce>& out = deferred_[k];
     Reject refusal;
-    // The executed canisters with messages for this shard, from the dense masks: the shard
+    // Only the executed canisters with messages for this shard, from the dense masks: the shard
     // never touches the others (their memory is in the other threads' caches).
-    std::vector<uint32_t>& list = shard_lists_[k].positions;
-    list.clear();
     const uint64_t bit = shard_bit(k);
+    size_t ahead = 0;  // the next canister for this shard after the current one (prefetch)
     for (size_t i = 0; i < executed.size(); ++i) {
-      if (route_mask_[i] & bit) list.push_back(static_cast<uint32_t>(i));
-    }
-    const size_t n = list.size();
-    for (size_t j = 0; j < n; ++j) {
-      if (j + 6 < n) executed[list[j + 6]]->prefetch_route(k, 0);
-      if (j + 4 < n) executed[list[j + 4]]->prefetch_route(k, 1);
-      if (j + 3 < n) executed[list[j + 3]]->prefetch_route(k, 2);
-      if (j + 2 < n) executed[list[j + 2]]->prefetch_route(k, 3);
-      if (j + 1 < n) executed[list[j + 1]]->prefetch_route(k, 4);
-      const size_t i = list[j];
-      for (const CanisterRt::RouteRef& ref : executed[i]->route_buckets()[k]) {
-        PeerQueues& pq = *ref.pq;
+      if (!(route_mask_[i] & bit)) continue;
+      for (ahead = std::max(ahead, i + 1); ahead < executed.size() && !(route_mask_[ahead] & bit);)
+        ++ahead;
+      if (ahead < executed.size()) executed[ahead]->prefetch_staged();
+      const CanisterRt& src = *executed[i];
+      const std::vector<PeerQueues*>& staged = src.staged_outputs();
+      for (size_t q = 0; q < staged.size(); ++q) {
+        PeerQueues& pq = *staged[q];
+        if (pq.route_local == nullptr) continue;  // the sequential phase's
+        if (shards > 1 && shard_of(pq.route_ordinal, shards) != k) continue;
         // The destination's queues for this source: this shard owns the destination.
-        if (pq.route_mirror == nullptr) pq.route_mirror = &pq.route_local->peer(executed[i]->id());
+        if (pq.route_mirror == nullptr) pq.route_mirror = &pq.route_local->peer(src.id());
         for (uint64_t m = 0; !pq.transit.empty(); ++m) {
           Message& msg = pq.transit.front();  // moved out by induct if accepted
           if (!induct(*pq.route_local, pq.route_ordinal, msg, pq.route_mirror, refusal)) {
-            out.push_back(DeferredBounce{i, ref.queue, m, std::move(std::get<Request>(msg)),
-                                         std::move(refusal)});
+            out.push_back(
+                DeferredBounce{i, q, m, std::move(std::get<Request>(msg)), std::move(refusal)});
           }
           pq.transit.pop_front();
         }
@@ -243,14 +233,14 @@ void Subnet::route_sequential_phase(const std::vector<CanisterRt*>& executed) {
   for (size_t i = 0; i < executed.size(); ++i) {
     if (!sequential_[i]) continue;
     CanisterRt* c = executed[i];
-    for (PeerQueues* pq : c->remote_outputs()) {
+    for (PeerQueues* pq : c->staged_outputs()) {
+      if (pq->route_local != nullptr) continue;  // routed by the local phase
       while (!pq->transit.empty()) {
         Message m = std::move(pq->transit.front());
         pq->transit.pop_front();
         route_cached(*pq, std::move(m));
       }
     }
-    c->remote_outputs().clear();
     if (c->has_ingress_replies()) {
       for (auto& r : c->take_ingress_replies())
         ingress_replies_.push_back(std::move(r));

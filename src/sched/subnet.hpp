@@ -88,10 +88,6 @@ class Subnet {
   std::vector<uint8_t> spent_;        // round budget spent (R14)
   std::vector<uint8_t> sequential_;   // by position in active_: needs the sequential phase
   std::vector<uint64_t> route_mask_;  // by position in active_: shards it has messages for
-  struct alignas(64) ShardScratch {   // one per routing shard, on its own cache line
-    std::vector<uint32_t> positions;
-  };
-  std::vector<ShardScratch> shard_lists_;
   std::vector<Request> ingress_pending_;
   std::deque<XnetMessage> incoming_;
   std::vector<Message> xnet_out_;
