@@ -17,13 +17,19 @@ CanisterRt& Subnet::add(CanisterId id, std::unique_ptr<CanisterBase> code, uint6
   auto& ref = *rt;
   auto [it, inserted] = canisters_.emplace(id, std::move(rt));
   CANOPY_ASSERT(inserted, "canister id installed twice");
-  ordered_.clear();
-  for (auto& [cid, c] : canisters_) {
-    c->set_ordinal(static_cast<uint32_t>(ordered_.size()));
-    ordered_.push_back(c.get());
+  if (std::next(it) == canisters_.end()) {
+    // The usual case: ids grow, the new canister goes last (O(1), not a renumbering).
+    ref.set_ordinal(static_cast<uint32_t>(ordered_.size()));
+    ordered_.push_back(&ref);
+  } else {
+    ordered_.clear();
+    for (auto& [cid, c] : canisters_) {
+      c->set_ordinal(static_cast<uint32_t>(ordered_.size()));
+      ordered_.push_back(c.get());
+    }
   }
-  has_input_.assign(ordered_.size(), 0);
-  spent_.assign(ordered_.size(), 0);
+  has_input_.resize(ordered_.size(), 0);
+  spent_.resize(ordered_.size(), 0);
   return ref;
 }
 
