@@ -376,9 +376,10 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     }
     if (active_.empty()) break;
     const size_t shards = routing_shards(active_.size(), executor);
-    costs_.assign(active_.size(), 0);
-    sequential_.assign(active_.size(), 0);
-    route_mask_.assign(active_.size(), 0);
+    // Every entry is written by its canister's iteration below.
+    costs_.resize(active_.size());
+    sequential_.resize(active_.size());
+    route_mask_.resize(active_.size());
     executor.for_each_block(active_.size(), [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
         // Hints: the next canisters' hot fields (prefetch only: may be past this block), then,
@@ -392,6 +393,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
         costs_[i] = c.run_iteration(budget);
         has_input_[c.ordinal()] = c.has_input() ? 1 : 0;
         spent_[c.ordinal()] = c.round_cost() >= budget ? 1 : 0;
+        route_mask_[i] = 0;
         sequential_[i] = prepare_routes(c, shards, route_mask_[i]) ? 1 : 0;
       }
     });
