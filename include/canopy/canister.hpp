@@ -186,6 +186,9 @@ class CanisterBase {
   // R7 rollback: copy the state aside before a message; restore it on a trap.
   virtual void save_state() = 0;
   virtual void restore_state() = 0;
+  // True when saving and restoring the state does nothing (an empty state type such as Unit,
+  // and save_state/restore_state not overridden): the runtime then skips both calls.
+  bool stateless() const { return stateless_; }
   // R9 upgrade (and checkpoints): the state as bytes. Override pre_upgrade/post_upgrade to
   // migrate between state layouts.
   virtual Bytes serialize_state() const = 0;
@@ -194,6 +197,9 @@ class CanisterBase {
   virtual void post_upgrade(const Bytes& stable) { deserialize_state(stable); }
   // Queries run on a copy of the committed state (R16).
   virtual std::unique_ptr<CanisterBase> clone() const = 0;
+
+ protected:
+  bool stateless_ = false;
 };
 
 template <class State>
@@ -219,6 +225,14 @@ namespace detail {
 template <class C>
 class Hosted final : public C {
  public:
+  Hosted() {
+    // &C::save_state names Canister<S>'s own function unless C (or a base between) overrides it.
+    using S = typename C::state_type;
+    constexpr bool own_snapshots =
+        std::is_same_v<decltype(&C::save_state), void (Canister<S>::*)()> &&
+        std::is_same_v<decltype(&C::restore_state), void (Canister<S>::*)()>;
+    this->stateless_ = std::is_empty_v<S> && own_snapshots;
+  }
   const MethodTable& method_table() const override { return table(); }
   std::string_view type_name() const override { return typeid(C).name(); }
   std::unique_ptr<CanisterBase> clone() const override { return std::make_unique<Hosted>(*this); }

@@ -31,6 +31,7 @@ CanisterRt::CanisterRt(CanisterId id, SubnetId subnet, const Config& cfg, const 
       code_(std::move(code)),
       balance_(cycles),
       rng_state_(cfg.seed ^ (id.value * 0x9e3779b97f4a7c15ULL)) {
+  snapshots_ = code_ != nullptr && !code_->stateless();
   ingress_.peer = CanisterId{0};
   system_.peer = CanisterId{0};
   counters_.cycles_minted = cycles;
@@ -276,7 +277,7 @@ void CanisterRt::begin_execution(CallContext* cc) {
                 "state of an earlier execution left over");
   CANOPY_ASSERT(exec_.woken.empty() && posted_.empty(), "ready queue left over");
   exec_.saved_current = std::exchange(tl_current, cc);
-  if (code_) code_->save_state();
+  if (snapshots_) code_->save_state();
 }
 
 void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
@@ -443,7 +444,7 @@ void CanisterRt::finish_execution(CallContext* cc) {
     return;
   }
   // A query executed in replicated mode keeps no state changes (R16).
-  if (cc->kind == MethodKind::query && code_ && !query_mode_) code_->restore_state();
+  if (cc->kind == MethodKind::query && snapshots_ && !query_mode_) code_->restore_state();
   auto did_not_reply = [this](CallContext* c) {
     if (c->live && !c->root_live && !c->replied && c->outstanding == 0) {
       reply(*c, reject_result(
@@ -469,7 +470,7 @@ void CanisterRt::finish_execution(CallContext* cc) {
 void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
   ++counters_.traps;
   // R7: state, cycles and the calls this execution made are rolled back.
-  if (code_) code_->restore_state();
+  if (snapshots_) code_->restore_state();
   balance_ = exec_.balance_before;
   // The messages it sent leave their queues again; a response gets its reserved slot back.
   for (auto it = exec_.sent.rbegin(); it != exec_.sent.rend(); ++it) {

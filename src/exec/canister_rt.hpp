@@ -281,6 +281,7 @@ class CanisterRt {
   void replace_code(std::unique_ptr<CanisterBase> code) {
     code_ = std::move(code);
     method_cache_ = nullptr;
+    snapshots_ = code_ != nullptr && !code_->stateless();
   }
   // Record a trace event produced outside an execution (scheduler side).
   void trace(TraceEvent e, std::string_view label = {});
@@ -439,6 +440,7 @@ class CanisterRt {
   std::unique_ptr<CanisterBase> code_;
   CanisterStatus status_ = CanisterStatus::running;
   bool executing_ = false;
+  bool snapshots_ = false;  // code_ has a state to save before each message (R7)
   std::optional<MethodKind> query_mode_;  // set while run_query evaluates a (composite) query
   uint64_t balance_ = 0;
   uint64_t trace_hash_ = trace_hash_seed;

@@ -130,6 +130,36 @@ struct Worker : Canister<WorkerState> {
   }
 };
 
+// A Unit-state canister that keeps its data in a member and snapshots it itself (overriding
+// save_state/restore_state): the runtime skips snapshots only for an empty state with the
+// default functions (CanisterBase::stateless), so this one still rolls back.
+struct OwnSnapshots : Canister<Unit> {
+  static void methods(Methods<OwnSnapshots>& m) {
+    m.update("add_and_trap", &OwnSnapshots::add_and_trap);
+    m.update("add", &OwnSnapshots::add);
+    m.query("total", &OwnSnapshots::total);
+  }
+  void save_state() override { saved = value; }
+  void restore_state() override { value = saved; }
+  uint64_t add(Ctx&, uint64_t v) { return value += v; }
+  void add_and_trap(Ctx&, uint64_t v) {
+    value += v;
+    throw Trap("add_and_trap");
+  }
+  uint64_t total(Ctx&) { return value; }
+  uint64_t value = 0;
+  uint64_t saved = 0;
+};
+
+struct Stateless : Canister<Unit> {
+  static void methods(Methods<Stateless>& m) {
+    m.update("echo", &Stateless::echo);
+    m.update("trap", &Stateless::trap);
+  }
+  uint64_t echo(Ctx&, uint64_t v) { return v; }
+  uint64_t trap(Ctx&, uint64_t) { throw Trap("stateless trap"); }
+};
+
 struct Fixture {
   Harness h;
   CanisterId log;
@@ -262,4 +292,21 @@ TEST(R7_Traps, CallerSeesCalleeTrapAsCanisterErrorWithMessage) {
     EXPECT_TRUE(f.logged(remote ? f.remote_log : f.log).empty());
     f.h.settle();
   }
+}
+
+TEST(R7_Traps, EmptyStateSkipsSnapshotsButOverriddenSnapshotsStillRollBack) {
+  Harness h{Config{}};
+  const CanisterId own = h.install<OwnSnapshots>(0);
+  EXPECT_EQ(h.update<uint64_t>(own, "add", uint64_t{5}).value(), 5u);
+  auto r = h.update<void>(own, "add_and_trap", uint64_t{7});
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, RejectCode::canister_error);
+  EXPECT_EQ(h.rt().query<uint64_t>(own, "total").value(), 5u) << "restore_state ran (R7)";
+  // A plain Unit-state canister (no snapshots taken) traps and keeps working.
+  const CanisterId plain = h.install<Stateless>(0);
+  auto t = h.update<uint64_t>(plain, "trap", uint64_t{1});
+  ASSERT_FALSE(t);
+  EXPECT_TRUE(contains(t.error().message, "stateless trap")) << t.error().message;
+  EXPECT_EQ(h.update<uint64_t>(plain, "echo", uint64_t{9}).value(), 9u);
+  h.settle();
 }
