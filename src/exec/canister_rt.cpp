@@ -768,6 +768,46 @@ bool CanisterRt::try_induct_request(Message& msg, PeerQueues* via, Reject& refus
   return true;
 }
 
+bool CanisterRt::try_induct_all(Ring<Message>& batch, PeerQueues& via) {
+  if (!via.in.msgs.empty() || batch.empty()) return false;
+  // Check everything first: on any doubt, nothing is changed and the caller takes the slow path.
+  size_t requests = 0;
+  for (size_t i = 0; i < batch.size(); ++i) {
+    if (const auto* resp = std::get_if<Response>(&batch[i])) {
+      const Slot* s = find_slot(resp->callback);
+      if (s == nullptr || s->timed_out || s->response_inducted || s->state == Slot::State::ready)
+        return false;  // dropped (R10) or a duplicate: counted by induct_response
+    } else {
+      ++requests;
+    }
+  }
+  if (requests > 0) {
+    // try_induct_request refuses the k-th request when used() + k - 1 reaches the capacity, so
+    // all are accepted exactly when used() + requests fits (a response takes its reserved slot
+    // and leaves in.used() unchanged; it does not touch `out`).
+    if (!code_ || status_ != CanisterStatus::running) return false;
+    if (via.in.used() + requests > cfg_.queue_capacity) return false;
+    if (via.out.used() + requests > cfg_.queue_capacity) return false;
+  }
+  CANOPY_ASSERT(via.peer == source(batch.front()), "induction through another peer's queues");
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Message& m = batch[i];
+    if (const auto* req = std::get_if<Request>(&m)) {
+      ++via.out.reserved;
+      record(TraceKind::request_inducted, req->from, id_, req->call_seq, 0, req->method);
+    } else {
+      Slot* s = find_slot(std::get<Response>(m).callback);
+      CANOPY_ASSERT(s != nullptr && !s->response_inducted, "two responses to one call (R1)");
+      CANOPY_ASSERT(via.in.reserved > 0, "response without a reserved slot (R2)");
+      --via.in.reserved;
+      s->response_inducted = true;
+    }
+  }
+  std::swap(via.in.msgs, batch);
+  schedule_input(via);
+  return true;
+}
+
 bool CanisterRt::induct_response(Message& msg, PeerQueues* via) {
   const Response& resp = std::get<Response>(msg);
   Slot* s = find_slot(resp.callback);

@@ -269,6 +269,13 @@ class CanisterRt {
   // response of a timed-out call is dropped (R10). Returns false if dropped.
   // `msg` holds a Response; it is moved into the input queue unless dropped.
   bool induct_response(Message& msg, PeerQueues* via = nullptr);
+  // Induction of a whole batch from one sender, in order (`via`: this canister's PeerQueues for
+  // it), when every message would be accepted as it is and the input queue from the sender is
+  // empty: the ring itself becomes the input queue (no message moves). Same checks, reservations
+  // and trace events as inducting each message with try_induct_request / induct_response.
+  // Returns false, changing nothing, when the batch needs the message-by-message path (a refusal,
+  // a dropped or duplicate response, a non-empty input queue).
+  bool try_induct_all(Ring<Message>& batch, PeerQueues& via);
   // Enqueue an ingress message (R11). Returns a reject if the ingress queue is full.
   std::optional<Reject> induct_ingress(Request&& req);
   // R10: produce SYS_UNKNOWN for bounded-wait calls whose deadline has passed.

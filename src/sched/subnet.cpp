@@ -217,6 +217,10 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
         if (shards > 1 && shard_of(pq.route_ordinal, shards) != k) continue;
         // The destination's queues for this source: this shard owns the destination.
         if (pq.route_mirror == nullptr) pq.route_mirror = &pq.route_local->peer(src.id());
+        if (pq.route_local->try_induct_all(pq.transit, *pq.route_mirror)) {
+          has_input_[pq.route_ordinal] = 1;  // the whole batch, without moving a message
+          continue;
+        }
         for (uint64_t m = 0; !pq.transit.empty(); ++m) {
           Message& msg = pq.transit.front();  // moved out by induct if accepted
           if (!induct(*pq.route_local, pq.route_ordinal, msg, pq.route_mirror, refusal)) {

@@ -237,28 +237,33 @@ TEST(R2_Queues, ResponsesNeverFailForLackOfSpace) {
 }
 
 TEST(R2_Queues, ReservedResponseSlotsRefuseInboundRequestsAtInduction) {
-  // Cross-subnet, capacity 20. In the same round A (subnet 0) sends 20 requests to B and B
-  // (subnet 1) sends one request to A. When B's request reaches A, A's input queue from B is
-  // fully reserved for the 20 responses: the request is refused with SYS_TRANSIENT. Likewise B
-  // reserved one slot of its input queue from A for its own response, so it takes only 19 of
-  // A's requests. No response is ever refused.
-  Harness h(with_capacity(20, 2));
-  auto a = h.install<Node>(0);
-  auto b = h.install<Node>(1);
-  auto fan = h.submit(a, "fan", std::vector<CanisterId>{b}, uint64_t{20}, std::string("hello"));
-  auto back = h.submit(b, "call_peer", a);
-  h.settle();
-  auto fr = h.result<FanResult>(fan);
-  ASSERT_TRUE(fr && *fr) << (fr ? describe(*fr) : "unanswered");
-  EXPECT_EQ((*fr)->failed_sync, 0u);
-  EXPECT_EQ((*fr)->ok, 19u);
-  EXPECT_EQ((*fr)->rejected_async, 1u);
-  EXPECT_EQ((*fr)->rejected_async_transient, 1u) << (*fr)->first_async_message;
-  auto br = h.result<Outcome>(back);
-  ASSERT_TRUE(br && *br) << (br ? describe(*br) : "unanswered");
-  EXPECT_EQ((*br)->reject_code(), RejectCode::sys_transient) << (*br)->message;
-  EXPECT_EQ(h.rt().query<NodeState>(a, "get")->hellos, 0u);
-  EXPECT_EQ(h.rt().query<NodeState>(b, "get")->hellos, 19u);
+  // Capacity 20. In the same round A sends 20 requests to B and B sends one request to A. When
+  // B's request reaches A, A's input queue from B is fully reserved for the 20 responses: the
+  // request is refused with SYS_TRANSIENT. Likewise B reserved one slot of its input queue from
+  // A for its own response, so it takes only 19 of A's requests. No response is ever refused.
+  // Across subnets the requests arrive through streams; on one subnet A's 20 requests reach B
+  // as one batch that does not fit whole, so induction goes message by message (R2 exactly as
+  // for single messages).
+  for (uint32_t subnets : {2u, 1u}) {
+    SCOPED_TRACE(subnets);
+    Harness h(with_capacity(20, subnets));
+    auto a = h.install<Node>(0);
+    auto b = h.install<Node>(subnets - 1);
+    auto fan = h.submit(a, "fan", std::vector<CanisterId>{b}, uint64_t{20}, std::string("hello"));
+    auto back = h.submit(b, "call_peer", a);
+    h.settle();
+    auto fr = h.result<FanResult>(fan);
+    ASSERT_TRUE(fr && *fr) << (fr ? describe(*fr) : "unanswered");
+    EXPECT_EQ((*fr)->failed_sync, 0u);
+    EXPECT_EQ((*fr)->ok, 19u);
+    EXPECT_EQ((*fr)->rejected_async, 1u);
+    EXPECT_EQ((*fr)->rejected_async_transient, 1u) << (*fr)->first_async_message;
+    auto br = h.result<Outcome>(back);
+    ASSERT_TRUE(br && *br) << (br ? describe(*br) : "unanswered");
+    EXPECT_EQ((*br)->reject_code(), RejectCode::sys_transient) << (*br)->message;
+    EXPECT_EQ(h.rt().query<NodeState>(a, "get")->hellos, 0u);
+    EXPECT_EQ(h.rt().query<NodeState>(b, "get")->hellos, 19u);
+  }
 }
 
 TEST(R2_Queues, IngressQueueCapacityRefusesTheExcessWithSysTransient) {
