@@ -51,6 +51,13 @@ class Ring {
     return *this;
   }
   ~Ring() { release(); }
+  // Exchanges the contents of two rings (four words; no element moves).
+  void swap(Ring& o) noexcept {
+    std::swap(data_, o.data_);
+    std::swap(cap_, o.cap_);
+    std::swap(head_, o.head_);
+    std::swap(size_, o.size_);
+  }
 
   bool empty() const { return size_ == 0; }
   size_t size() const { return size_; }

@@ -803,7 +803,7 @@ bool CanisterRt::try_induct_all(Ring<Message>& batch, PeerQueues& via) {
       s->response_inducted = true;
     }
   }
-  std::swap(via.in.msgs, batch);
+  via.in.msgs.swap(batch);
   schedule_input(via);
   return true;
 }
@@ -933,9 +933,9 @@ IssueResult CanisterRt::complete_immediately(CallContext& cc, CanisterId callee,
 IssueResult CanisterRt::issue_system(CallContext& cc, uint64_t deadline_ms) {
   CANOPY_ASSERT(executing_, "system slots are created while executing");
   if (live_slots_ >= cfg_.callbacks_max_per_canister) {
-    return IssueResult::failed(Reject{
-        RejectCode::sys_transient,
-        fmt::format("callback quota exhausted: {} calls outstanding (R5)", live_slots_)});
+    return IssueResult::failed(
+        Reject{RejectCode::sys_transient,
+               fmt::format("callback quota exhausted: {} calls outstanding (R5)", live_slots_)});
   }
   const uint32_t idx = alloc_slot();
   Slot& s = slots_[idx];

@@ -232,7 +232,7 @@ class CanisterRt {
     std::swap(staged_, dirty_out_);
     for (PeerQueues* pq : staged_) {
       CANOPY_ASSERT(pq->transit.empty(), "messages left in transit");
-      std::swap(pq->out.msgs, pq->transit);
+      pq->out.msgs.swap(pq->transit);
       pq->out_dirty = false;
       visit(*pq);
     }
@@ -447,7 +447,7 @@ class CanisterRt {
   std::unique_ptr<CanisterBase> code_;
   CanisterStatus status_ = CanisterStatus::running;
   bool executing_ = false;
-  bool snapshots_ = false;  // code_ has a state to save before each message (R7)
+  bool snapshots_ = false;                // code_ has a state to save before each message (R7)
   std::optional<MethodKind> query_mode_;  // set while run_query evaluates a (composite) query
   uint64_t balance_ = 0;
   uint64_t trace_hash_ = trace_hash_seed;

@@ -30,14 +30,16 @@ TEST(CoreRing, R3_FifoOrderAcrossWrapAroundAndGrowth) {
   int next_in = 0, next_out = 0;
   // Keep the ring partly full while pushing and popping so head wraps, then grow while wrapped.
   for (int round = 0; round < 6; ++round) {
-    for (int i = 0; i < 3 + round * 5; ++i) r.push_back(next_in++);
+    for (int i = 0; i < 3 + round * 5; ++i)
+      r.push_back(next_in++);
     for (int i = 0; i < 2 + round * 3; ++i) {
       ASSERT_EQ(r.front(), next_out);
       r.pop_front();
       ++next_out;
     }
     ASSERT_EQ(r.size(), static_cast<size_t>(next_in - next_out));
-    for (size_t i = 0; i < r.size(); ++i) ASSERT_EQ(r[i], next_out + static_cast<int>(i));
+    for (size_t i = 0; i < r.size(); ++i)
+      ASSERT_EQ(r[i], next_out + static_cast<int>(i));
   }
   while (!r.empty()) {
     ASSERT_EQ(r.front(), next_out++);
@@ -73,7 +75,8 @@ TEST(CoreRing, MoveOnlyElementsAreDestroyedExactlyOnce) {
 TEST(CoreRing, ClearKeepsCapacityAndDestroysElements) {
   Counted::live = 0;
   Ring<Counted> r;
-  for (int i = 0; i < 10; ++i) r.emplace_back(i);
+  for (int i = 0; i < 10; ++i)
+    r.emplace_back(i);
   const size_t cap = r.capacity();
   r.clear();
   EXPECT_EQ(Counted::live, 0);
@@ -104,9 +107,56 @@ TEST(CoreRing, PropertyAgreesWithStdDeque) {
                                 }
                                 RC_ASSERT(r.size() == model.size());
                               }
-                              for (size_t i = 0; i < model.size(); ++i) RC_ASSERT(r[i] == model[i]);
+                              for (size_t i = 0; i < model.size(); ++i)
+                                RC_ASSERT(r[i] == model[i]);
                             });
   EXPECT_TRUE(ok);
+}
+
+}  // namespace
+
+namespace {
+
+TEST(CoreRing, SwapExchangesContentsWithoutTouchingElements) {
+  Ring<Counted> a;
+  Ring<Counted> b;
+  for (int i = 0; i < 5; ++i)
+    a.emplace_back(i);
+  a.pop_front();  // wrapped storage after more pushes
+  for (int i = 5; i < 8; ++i)
+    a.emplace_back(i);
+  b.emplace_back(100);
+  const int live = Counted::live;
+  const size_t cap_a = a.capacity();
+  const size_t cap_b = b.capacity();
+  a.swap(b);
+  EXPECT_EQ(Counted::live, live) << "no element constructed or destroyed";
+  EXPECT_EQ(a.capacity(), cap_b);
+  EXPECT_EQ(b.capacity(), cap_a);
+  ASSERT_EQ(a.size(), 1u);
+  EXPECT_EQ(*a.front().value, 100);
+  ASSERT_EQ(b.size(), 7u);
+  for (size_t i = 0; i < b.size(); ++i)
+    EXPECT_EQ(*b[i].value, static_cast<int>(i) + 1);
+  b.emplace_back(8);  // still a working FIFO after the exchange
+  EXPECT_EQ(*b.back().value, 8);
+}
+
+TEST(CoreRing, DetachedFrontIsOutOfTheRingUntilTheCallerDestroysIt) {
+  Ring<Counted> r;
+  for (int i = 0; i < 3; ++i)
+    r.emplace_back(i);
+  const int live = Counted::live;
+  Counted* first = r.detach_front();
+  EXPECT_EQ(r.size(), 2u) << "its slot is free for capacity checks";
+  EXPECT_EQ(*r.front().value, 1);
+  EXPECT_EQ(*first->value, 0) << "the object is still there, where it lay";
+  EXPECT_EQ(Counted::live, live);
+  std::destroy_at(first);
+  EXPECT_EQ(Counted::live, live - 1);
+  r.emplace_back(3);  // may reuse the detached storage now
+  EXPECT_EQ(r.size(), 3u);
+  EXPECT_EQ(*r.back().value, 3);
 }
 
 }  // namespace

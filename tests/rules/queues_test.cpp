@@ -21,10 +21,10 @@ namespace {
 
 struct FanResult {
   uint64_t issued = 0;
-  uint64_t failed_sync = 0;        // R1: no callback
+  uint64_t failed_sync = 0;  // R1: no callback
   uint64_t failed_sync_transient = 0;
   uint64_t ok = 0;
-  uint64_t rejected_async = 0;     // accepted, then rejected
+  uint64_t rejected_async = 0;  // accepted, then rejected
   uint64_t rejected_async_transient = 0;
   std::string first_sync_message;
   std::string first_async_message;
@@ -41,7 +41,9 @@ struct NodeState {
   uint64_t pingback_accepted = 0;
   std::vector<Outcome> outcomes;
   template <class A>
-  void serialize(A& ar) { ar(hellos, pingback_sync_failures, pingback_accepted, outcomes); }
+  void serialize(A& ar) {
+    ar(hellos, pingback_sync_failures, pingback_accepted, outcomes);
+  }
 };
 
 struct Node : Canister<NodeState> {
@@ -104,7 +106,9 @@ struct SprayState {
   uint64_t async_transient = 0;
   uint64_t ok = 0;
   template <class A>
-  void serialize(A& ar) { ar(peers, sync_transient, async_transient, ok); }
+  void serialize(A& ar) {
+    ar(peers, sync_transient, async_transient, ok);
+  }
 };
 
 // Random fan-out over all peers, ctx.random() decides how many and where.
@@ -183,8 +187,8 @@ TEST(R2_Queues, ParallelCallsBeyondCapacityFailSynchronouslyWithSysTransient) {
   Harness h(with_capacity(10));
   auto a = h.install<Node>(0);
   auto b = h.install<Node>(0);
-  auto r = h.update<FanResult>(a, "fan", std::vector<CanisterId>{b}, uint64_t{25},
-                               std::string("hello"));
+  auto r =
+      h.update<FanResult>(a, "fan", std::vector<CanisterId>{b}, uint64_t{25}, std::string("hello"));
   ASSERT_TRUE(r) << describe(r);
   EXPECT_EQ(r->issued, 25u);
   EXPECT_EQ(r->failed_sync, 15u);
@@ -207,8 +211,8 @@ TEST(R2_Queues, CapacityIsPerCanisterPair) {
   EXPECT_EQ(r->ok, 20u) << "10 to each of the two peers";
   EXPECT_EQ(r->failed_sync, 20u);
   // And another caller towards the same callee has its own queues.
-  auto r2 = h.update<FanResult>(c, "fan", std::vector<CanisterId>{b}, uint64_t{10},
-                                std::string("hello"));
+  auto r2 =
+      h.update<FanResult>(c, "fan", std::vector<CanisterId>{b}, uint64_t{10}, std::string("hello"));
   ASSERT_TRUE(r2) << describe(r2);
   EXPECT_EQ(r2->ok, 10u);
   h.settle();
@@ -272,7 +276,8 @@ TEST(R2_Queues, IngressQueueCapacityRefusesTheExcessWithSysTransient) {
   Harness h(cfg);
   auto a = h.install<Node>(0);
   std::vector<IngressId> ids;
-  for (int i = 0; i < 8; ++i) ids.push_back(h.submit(a, "hello"));
+  for (int i = 0; i < 8; ++i)
+    ids.push_back(h.submit(a, "hello"));
   h.settle();
   int ok = 0;
   int transient = 0;
@@ -302,10 +307,13 @@ TEST(R2_Queues, RandomTrafficThroughTinyQueuesKeepsEveryInvariant) {
     cfg.seed = seed;
     Harness h(cfg);
     std::vector<CanisterId> ids;
-    for (uint32_t i = 0; i < 9; ++i) ids.push_back(h.install<Spray>(i % 3));
-    for (auto id : ids) ASSERT_TRUE(h.update<void>(id, "init", ids));
+    for (uint32_t i = 0; i < 9; ++i)
+      ids.push_back(h.install<Spray>(i % 3));
+    for (auto id : ids)
+      ASSERT_TRUE(h.update<void>(id, "init", ids));
     for (int round = 0; round < 5; ++round) {
-      for (auto id : ids) h.submit(id, "spray", uint64_t{4});
+      for (auto id : ids)
+        h.submit(id, "spray", uint64_t{4});
       h.tick();
     }
     h.settle();

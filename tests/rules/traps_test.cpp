@@ -40,7 +40,9 @@ struct WorkerState {
   uint64_t x = 0;
   std::vector<uint64_t> steps;
   template <class A>
-  void serialize(A& ar) { ar(log, x, steps); }
+  void serialize(A& ar) {
+    ar(log, x, steps);
+  }
 };
 
 struct Worker : Canister<WorkerState> {
@@ -98,8 +100,8 @@ struct Worker : Canister<WorkerState> {
     if (!r) throw Trap("unexpected");
     state().x = 2;
     state().steps.push_back(11);
-    auto dropped = ctx.call_with<void>(CallOptions{.cycles = 300}, state().log, "record",
-                                       uint64_t{11});
+    auto dropped =
+        ctx.call_with<void>(CallOptions{.cycles = 300}, state().log, "record", uint64_t{11});
     (void)dropped;
     throw Trap("trap_in_callback: deliberate");
   }
