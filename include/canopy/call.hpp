@@ -49,9 +49,12 @@ class [[nodiscard]] Call {
   // Cycles refunded with the response (R8); valid after the result was taken.
   uint64_t refunded_cycles() const { return refund_; }
 
-  bool await_ready() const noexcept { return ready(); }
-  void await_suspend(std::coroutine_handle<> h) noexcept {
-    detail::slot_wait(rt_, ref_, detail::Waiter{&resume_handle, h.address(), 0});
+  // A failed call never suspends; otherwise one visit to the slot registers the coroutine, or
+  // resumes it at once if the response is already there.
+  bool await_ready() const noexcept { return error_ != nullptr || rt_ == nullptr; }
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
+    return detail::slot_wait_if_pending(rt_, ref_,
+                                        detail::Waiter{&resume_handle, h.address(), 0});
   }
   Result<R> await_resume() { return take(); }
 

@@ -141,10 +141,8 @@ size_t Subnet::shard_of(uint32_t ordinal, size_t shards) const {
   return static_cast<size_t>(uint64_t{ordinal} * shards / ordered_.size());
 }
 
-void Subnet::refresh_route(PeerQueues& via) {
-  const uint64_t version = routing_.version();
-  if (via.route_version == version) return;
-  via.route_version = version;
+void Subnet::update_route(PeerQueues& via) {
+  via.route_version = routing_version_;
   via.route_local = nullptr;
   via.route_mirror = nullptr;
   via.route_remote = false;
@@ -301,6 +299,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
   CANOPY_ASSERT(time_ms >= clock_.time_ms, "virtual time never goes back (R15)");
   clock_.round = round;
   clock_.time_ms = time_ms;
+  routing_version_ = routing_.version();
   clock_.iteration = 0;
 
   // Induct what the streams delivered by now (R13), in stream order (R3).

@@ -53,7 +53,12 @@ class Subnet {
  private:
   void route(Message&& msg);
   void route_cached(PeerQueues& via, Message&& msg);
-  void refresh_route(PeerQueues& via);
+  // Brings via's route cache up to date (routing_version_: the table does not change in a round).
+  void refresh_route(PeerQueues& via) {
+    if (via.route_version != routing_version_) [[unlikely]]
+      update_route(via);
+  }
+  void update_route(PeerQueues& via);
   // Inducts `msg` into `to`. Returns false if a request was refused: then `refusal` holds the
   // reject and the request stays in `msg`. `via`: `to`'s PeerQueues for the sender, if known
   // (PeerQueues::route_mirror).
@@ -104,6 +109,7 @@ class Subnet {
   std::vector<std::vector<DeferredBounce>> deferred_;  // one per routing shard
   std::vector<DeferredBounce> bounces_;
   uint64_t routing_hash_ = trace_hash_seed;
+  uint64_t routing_version_ = 0;  // Routing::version() at the start of the current round
 };
 
 }  // namespace canopy::detail
