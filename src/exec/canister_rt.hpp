@@ -240,14 +240,12 @@ class CanisterRt {
   // The queues staged by the last stage_outputs, in commit order. Read-only while the routing
   // phase runs (each routing shard drains the transit rings of the queues it owns).
   const std::vector<PeerQueues*>& staged_outputs() const { return staged_; }
-  // Prefetch hint for the routing phase's walk: the staged list and what it names (prefetch
-  // only: the destinations may be inducted by another shard meanwhile).
+  // Prefetch hint for the routing phase's walk: the queue pairs on the staged list. Prefetch
+  // instructions only, and no load of anything but the staged list (read-only while routing
+  // runs): a queue pair's transit ring and route cache are written by the shard that owns its
+  // destination, which may be another thread's.
   void prefetch_staged() const {
-    for (const PeerQueues* pq : staged_) {
-      __builtin_prefetch(&pq->transit);
-      if (!pq->transit.empty()) __builtin_prefetch(&pq->transit.front());
-      if (pq->route_mirror != nullptr) __builtin_prefetch(pq->route_mirror);
-    }
+    for (const PeerQueues* pq : staged_) __builtin_prefetch(&pq->transit);
   }
   // Position in the subnet's canister-id order (the scheduler's dense per-canister arrays).
   uint32_t ordinal() const { return ordinal_; }
