@@ -52,12 +52,7 @@ PeerQueues& CanisterRt::peer(CanisterId p) {
   return it->second;
 }
 
-void CanisterRt::schedule_input(PeerQueues& pq) {
-  if (!pq.in_scheduled && !pq.in.msgs.empty()) {
-    pq.in_scheduled = true;
-    ready_.push_back(&pq);
-  }
-}
+
 
 // ---------------------------------------------------------------- tracing
 
@@ -769,6 +764,7 @@ bool CanisterRt::try_induct_request(Message& msg, PeerQueues* via, Reject& refus
 }
 
 bool CanisterRt::try_induct_all(Ring<Message>& batch, PeerQueues& via) {
+  if (batch.size() == 1) return induct_one(batch, via);
   if (!via.in.msgs.empty() || batch.empty()) return false;
   // Check everything first: on any doubt, nothing is changed and the caller takes the slow path.
   size_t requests = 0;
@@ -804,6 +800,36 @@ bool CanisterRt::try_induct_all(Ring<Message>& batch, PeerQueues& via) {
     }
   }
   via.in.msgs.swap(batch);
+  schedule_input(via);
+  return true;
+}
+
+bool CanisterRt::induct_one(Ring<Message>& batch, PeerQueues& via) {
+  // One message: checked and applied in one pass (a refusal has nothing to undo).
+  Message& m = batch.front();
+  if (auto* req = std::get_if<Request>(&m)) {
+    CANOPY_ASSERT(via.peer == req->from, "induction through another peer's queues");
+    if (!code_ || status_ != CanisterStatus::running || via.in.used() >= cfg_.queue_capacity ||
+        via.out.used() >= cfg_.queue_capacity)
+      return false;  // try_induct_request refuses it, with its reason
+    ++via.out.reserved;
+    record(TraceKind::request_inducted, req->from, id_, req->call_seq, 0, req->method);
+  } else {
+    const Response& resp = std::get<Response>(m);
+    CANOPY_ASSERT(via.peer == resp.from, "induction through another peer's queues");
+    Slot* s = find_slot(resp.callback);
+    if (s == nullptr || s->timed_out || s->response_inducted || s->state == Slot::State::ready)
+      return false;  // dropped (R10) or a duplicate: counted by induct_response
+    CANOPY_ASSERT(via.in.reserved > 0, "response without a reserved slot (R2)");
+    --via.in.reserved;
+    s->response_inducted = true;
+  }
+  if (via.in.msgs.empty()) {
+    via.in.msgs.swap(batch);
+  } else {
+    via.in.msgs.emplace_back(std::move(m));
+    batch.pop_front();
+  }
   schedule_input(via);
   return true;
 }

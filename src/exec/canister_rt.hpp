@@ -274,6 +274,7 @@ class CanisterRt {
   // Returns false, changing nothing, when the batch needs the message-by-message path (a refusal,
   // a dropped or duplicate response, a non-empty input queue).
   bool try_induct_all(Ring<Message>& batch, PeerQueues& via);
+  bool induct_one(Ring<Message>& batch, PeerQueues& via);
   // Enqueue an ingress message (R11). Returns a reject if the ingress queue is full.
   std::optional<Reject> induct_ingress(Request&& req);
   // R10: produce SYS_UNKNOWN for bounded-wait calls whose deadline has passed.
@@ -419,7 +420,12 @@ class CanisterRt {
   void free_slot(uint32_t index);
   Slot* find_slot(SlotRef ref);
   const Slot* find_slot(SlotRef ref) const;
-  void schedule_input(PeerQueues& pq);
+  void schedule_input(PeerQueues& pq) {
+    if (!pq.in_scheduled && !pq.in.msgs.empty()) {
+      pq.in_scheduled = true;
+      ready_.push_back(&pq);
+    }
+  }
   // Folds an event into trace_hash_ (R20) and, with Config::record_trace, keeps it. Inline: ~5
   // events per round trip, and the kind is a constant at every call site.
   [[gnu::always_inline]] void record(TraceKind kind, CanisterId from, CanisterId to,
