@@ -52,8 +52,6 @@ PeerQueues& CanisterRt::peer(CanisterId p) {
   return it->second;
 }
 
-
-
 // ---------------------------------------------------------------- tracing
 
 void CanisterRt::keep_event(TraceKind kind, CanisterId from, CanisterId to, uint64_t call_seq,

@@ -24,6 +24,7 @@
 #include "canopy/trace.hpp"
 #include "core/messages.hpp"
 #include "core/ring.hpp"
+#include "core/small_vec.hpp"
 #include "core/trace_hash.hpp"
 
 namespace canopy {
@@ -229,7 +230,7 @@ class CanisterRt {
   template <class Visit>
   void stage_outputs(Visit&& visit) {
     staged_.clear();
-    std::swap(staged_, dirty_out_);
+    staged_.swap(dirty_out_);
     for (PeerQueues* pq : staged_) {
       CANOPY_ASSERT(pq->transit.empty(), "messages left in transit");
       pq->out.msgs.swap(pq->transit);
@@ -239,13 +240,15 @@ class CanisterRt {
   }
   // The queues staged by the last stage_outputs, in commit order. Read-only while the routing
   // phase runs (each routing shard drains the transit rings of the queues it owns).
-  const std::vector<PeerQueues*>& staged_outputs() const { return staged_; }
+  using QueueList = SmallVec<PeerQueues*, 4>;
+  const QueueList& staged_outputs() const { return staged_; }
   // Prefetch hint for the routing phase's walk: the queue pairs on the staged list. Prefetch
   // instructions only, and no load of anything but the staged list (read-only while routing
   // runs): a queue pair's transit ring and route cache are written by the shard that owns its
   // destination, which may be another thread's.
   void prefetch_staged() const {
-    for (const PeerQueues* pq : staged_) __builtin_prefetch(&pq->transit);
+    for (const PeerQueues* pq : staged_)
+      __builtin_prefetch(&pq->transit);
   }
   // Position in the subnet's canister-id order (the scheduler's dense per-canister arrays).
   uint32_t ordinal() const { return ordinal_; }
@@ -363,12 +366,12 @@ class CanisterRt {
     uint64_t cost = 0;
     uint64_t balance_before = 0;
     uint64_t wake_ups = 0;  // posted so far (Config::wake_ups_max_per_message)
-    std::vector<uint32_t> new_slots;
+    SmallVec<uint32_t, 8> new_slots;
     // The output queues this execution appended to, one entry per message in send order. The
     // messages sit at the end of their queues (PeerQueues::exec_pushed of them) and are counted
     // by the capacity checks at once; a trap pops them (R7).
-    std::vector<PeerQueues*> sent;
-    std::vector<ContextUndo> touched;
+    SmallVec<PeerQueues*, 4> sent;
+    SmallVec<ContextUndo, 2> touched;
     std::optional<std::string> forced_trap;
     std::vector<std::function<void()>> on_commit;
     std::vector<CallContext*> woken;       // contexts with posted wake-ups (CallContext::woken)
@@ -466,8 +469,8 @@ class CanisterRt {
   size_t live_slots_ = 0;
   uint64_t call_seq_ = 0;
   size_t open_contexts_ = 0;
-  std::vector<PeerQueues*> dirty_out_;
-  std::vector<PeerQueues*> staged_;  // stage_outputs: the queues being routed
+  QueueList dirty_out_;  // output queues written since the last staging, in commit order
+  QueueList staged_;     // stage_outputs: the queues being routed
   std::vector<IngressReply> ingress_replies_;
   // The last method looked up in code_'s table (most canisters serve one method at a time; a
   // string compare is cheaper than hashing the name). Reset when the code changes.

@@ -208,7 +208,7 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
         ++ahead;
       if (ahead < executed.size()) executed[ahead]->prefetch_staged();
       const CanisterRt& src = *executed[i];
-      const std::vector<PeerQueues*>& staged = src.staged_outputs();
+      const CanisterRt::QueueList& staged = src.staged_outputs();
       for (size_t q = 0; q < staged.size(); ++q) {
         PeerQueues& pq = *staged[q];
         if (pq.route_local == nullptr) continue;  // the sequential phase's
