@@ -553,7 +553,7 @@ void CanisterRt::commit_execution() {
     }
     if (!pq->out_dirty) {
       pq->out_dirty = true;
-      dirty_out_.push_back(pq);
+      dirty_out().push_back(pq);
     }
   }
   exec_.sent.clear();

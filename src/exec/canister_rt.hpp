@@ -229,9 +229,11 @@ class CanisterRt {
   // of the shards.
   template <class Visit>
   void stage_outputs(Visit&& visit) {
-    staged_.clear();
-    staged_.swap(dirty_out_);
-    for (PeerQueues* pq : staged_) {
+    // The two lists trade roles: the dirty list becomes the staged one, the old staged list
+    // (routed by now) is emptied to collect the next writes.
+    dirty_ ^= 1;
+    dirty_out().clear();
+    for (PeerQueues* pq : staged_outputs()) {
       CANOPY_ASSERT(pq->transit.empty(), "messages left in transit");
       pq->out.msgs.swap(pq->transit);
       pq->out_dirty = false;
@@ -241,20 +243,20 @@ class CanisterRt {
   // The queues staged by the last stage_outputs, in commit order. Read-only while the routing
   // phase runs (each routing shard drains the transit rings of the queues it owns).
   using QueueList = SmallVec<PeerQueues*, 4>;
-  const QueueList& staged_outputs() const { return staged_; }
+  const QueueList& staged_outputs() const { return queue_lists_[dirty_ ^ 1]; }
   // Prefetch hint for the routing phase's walk: the queue pairs on the staged list. Prefetch
   // instructions only, and no load of anything but the staged list (read-only while routing
   // runs): a queue pair's transit ring and route cache are written by the shard that owns its
   // destination, which may be another thread's.
   void prefetch_staged() const {
-    for (const PeerQueues* pq : staged_)
+    for (const PeerQueues* pq : staged_outputs())
       __builtin_prefetch(&pq->transit);
   }
   // Position in the subnet's canister-id order (the scheduler's dense per-canister arrays).
   uint32_t ordinal() const { return ordinal_; }
   void set_ordinal(uint32_t o) { ordinal_ = o; }
   bool has_ingress_replies() const { return !ingress_replies_.empty(); }
-  bool has_outputs() const { return !dirty_out_.empty() || !ingress_replies_.empty(); }
+  bool has_outputs() const { return !queue_lists_[dirty_].empty() || !ingress_replies_.empty(); }
   std::vector<IngressReply> take_ingress_replies();
   std::vector<TraceEvent> take_trace();
   uint64_t trace_hash() const { return trace_hash_; }
@@ -469,8 +471,11 @@ class CanisterRt {
   size_t live_slots_ = 0;
   uint64_t call_seq_ = 0;
   size_t open_contexts_ = 0;
-  QueueList dirty_out_;  // output queues written since the last staging, in commit order
-  QueueList staged_;     // stage_outputs: the queues being routed
+  // queue_lists_[dirty_]: output queues written since the last staging, in commit order;
+  // queue_lists_[dirty_ ^ 1]: the queues staged for routing by the last stage_outputs.
+  QueueList queue_lists_[2];
+  uint32_t dirty_ = 0;
+  QueueList& dirty_out() { return queue_lists_[dirty_]; }
   std::vector<IngressReply> ingress_replies_;
   // The last method looked up in code_'s table (most canisters serve one method at a time; a
   // string compare is cheaper than hashing the name). Reset when the code changes.
