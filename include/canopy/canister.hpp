@@ -19,6 +19,8 @@
 
 #include <cereal/archives/binary.hpp>
 #include <coroutine>
+#include <cstddef>
+#include <cstring>
 #include <exception>
 #include <functional>
 #include <memory>
@@ -114,7 +116,14 @@ inline constexpr std::string_view heartbeat_method = "canister_heartbeat";
 struct MethodEntry {
   std::string_view name;  // the table's own copy of the name (set by MethodTable::add)
   MethodKind kind = MethodKind::update;
-  std::function<detail::Invocation(CanisterBase&, Ctx&, const Bytes&)> invoke;
+  // Decodes the arguments, calls the method, wraps its result. A plain function pointer with
+  // the member function it calls stored beside it (no std::function on the hot path).
+  using Invoker = detail::Invocation (*)(const MethodEntry&, CanisterBase&, Ctx&, const Bytes&);
+  Invoker invoker = nullptr;
+  alignas(std::max_align_t) unsigned char target[2 * sizeof(void*)] = {};
+  detail::Invocation invoke(CanisterBase& base, Ctx& ctx, const Bytes& payload) const {
+    return invoker(*this, base, ctx, payload);
+  }
 };
 
 class MethodTable {
@@ -158,17 +167,23 @@ class Methods {
  private:
   template <class R, class... A>
   void add(std::string name, MethodKind kind, R (C::*fn)(Ctx&, A...)) {
+    using Fn = R (C::*)(Ctx&, A...);
+    static_assert(sizeof(Fn) <= sizeof(MethodEntry::target), "member function pointer too big");
     MethodEntry e;
     e.kind = kind;
-    e.invoke = [fn](CanisterBase& base, Ctx& ctx, const Bytes& payload) -> detail::Invocation {
+    std::memcpy(e.target, &fn, sizeof(Fn));
+    e.invoker = [](const MethodEntry& entry, CanisterBase& base, Ctx& ctx,
+                   const Bytes& payload) -> detail::Invocation {
+      Fn f;
+      std::memcpy(&f, entry.target, sizeof(Fn));
       auto& self = static_cast<C&>(base);
       auto args = decode_tuple<std::decay_t<A>...>(payload);
       if constexpr (std::is_void_v<R>) {
-        std::apply([&](auto&... a) { (self.*fn)(ctx, std::move(a)...); }, args);
+        std::apply([&](auto&... a) { (self.*f)(ctx, std::move(a)...); }, args);
         return detail::Invocation{};
       } else {
         return detail::wrap_result(
-            std::apply([&](auto&... a) -> R { return (self.*fn)(ctx, std::move(a)...); }, args));
+            std::apply([&](auto&... a) -> R { return (self.*f)(ctx, std::move(a)...); }, args));
       }
     };
     table_.add(std::move(name), std::move(e));

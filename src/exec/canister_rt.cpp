@@ -4,6 +4,7 @@
 
 #include <fmt/format.h>
 #include <algorithm>
+#include <cstring>
 
 #include "canopy/assert.hpp"
 
@@ -12,6 +13,28 @@ namespace canopy::detail {
 namespace {
 Result<Bytes> reject_result(RejectCode code, std::string msg) {
   return tl::unexpected<Reject>(Reject{code, std::move(msg)});
+}
+// Method names are short: compare up to 16 bytes as two overlapping words, no memcmp call.
+bool same_name(std::string_view a, std::string_view b) {
+  const size_t n = a.size();
+  if (n != b.size()) return false;
+  if (n >= 8 && n <= 16) {
+    uint64_t a0, a1, b0, b1;
+    std::memcpy(&a0, a.data(), 8);
+    std::memcpy(&b0, b.data(), 8);
+    std::memcpy(&a1, a.data() + n - 8, 8);
+    std::memcpy(&b1, b.data() + n - 8, 8);
+    return a0 == b0 && a1 == b1;
+  }
+  if (n >= 4 && n < 8) {
+    uint32_t a0, a1, b0, b1;
+    std::memcpy(&a0, a.data(), 4);
+    std::memcpy(&b0, b.data(), 4);
+    std::memcpy(&a1, a.data() + n - 4, 4);
+    std::memcpy(&b1, b.data() + n - 4, 4);
+    return a0 == b0 && a1 == b1;
+  }
+  return a == b;
 }
 uint8_t code_of(const Result<Bytes>& r) {
   return r ? 0 : static_cast<uint8_t>(r.error().code);
@@ -291,7 +314,7 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
   const std::string_view name = req.method;
   const MethodEntry* m = nullptr;
   if (code_) {
-    if (method_cache_ != nullptr && method_cache_->name == name) {
+    if (method_cache_ != nullptr && same_name(method_cache_->name, name)) {
       m = method_cache_;
     } else {
       m = code_->method_table().find(name);
