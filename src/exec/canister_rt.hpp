@@ -88,7 +88,9 @@ struct PeerQueues {
   PeerQueues* route_mirror = nullptr;
 };
 
-struct CallContext {
+// Two cache lines (fields ordered without padding holes): a canister touches its call contexts
+// on every request and response.
+struct alignas(64) CallContext {
   explicit CallContext(CanisterRt* owner) : ctx(this), rt(owner) {}
   CallContext(const CallContext&) = delete;
   CallContext& operator=(const CallContext&) = delete;
@@ -97,26 +99,27 @@ struct CallContext {
   CanisterRt* rt;
   uint32_t index = 0;
   uint32_t generation = 0;
-  bool live = false;
   // Origin.
-  bool from_ingress = false;
-  bool from_system = false;  // timer or heartbeat (R19)
   IngressId ingress;
   CanisterId caller;
   SlotRef caller_slot;
   uint64_t caller_call_seq = 0;
   PeerQueues* reply_pq = nullptr;  // the queue pair with the calling canister (its response's way)
   std::string_view method;         // MethodEntry::name of the method it runs (empty: refused)
-  MethodKind kind = MethodKind::update;
   // R6/R8.
   uint64_t cycles_available = 0;
-  bool replied = false;
-  uint32_t outstanding = 0;  // callbacks not yet delivered (including abandoned ones)
   RootTask root;
+  uint32_t outstanding = 0;  // callbacks not yet delivered (including abandoned ones)
+  uint32_t next_free = UINT32_MAX;
+  MethodKind kind = MethodKind::update;
+  bool live = false;
+  bool from_ingress = false;
+  bool from_system = false;  // timer or heartbeat (R19)
+  bool replied = false;
   bool root_live = false;
   bool woken = false;  // a wake-up was posted for it in the current execution (ready queue)
-  uint32_t next_free = UINT32_MAX;
 };
+static_assert(sizeof(CallContext) == 128, "a call context is two cache lines");
 
 struct Slot {
   enum class State : uint8_t { free, pending, ready, abandoned };
