@@ -15,25 +15,20 @@ Result<Bytes> reject_result(RejectCode code, std::string msg) {
   return tl::unexpected<Reject>(Reject{code, std::move(msg)});
 }
 // Method names are short: compare up to 16 bytes as two overlapping words, no memcmp call.
+template <class Word>
+bool same_edges(const char* a, const char* b, size_t n) {  // requires sizeof(Word) <= n
+  Word a0, a1, b0, b1;
+  std::memcpy(&a0, a, sizeof(Word));
+  std::memcpy(&b0, b, sizeof(Word));
+  std::memcpy(&a1, a + n - sizeof(Word), sizeof(Word));
+  std::memcpy(&b1, b + n - sizeof(Word), sizeof(Word));
+  return a0 == b0 && a1 == b1;
+}
 bool same_name(std::string_view a, std::string_view b) {
   const size_t n = a.size();
   if (n != b.size()) return false;
-  if (n >= 8 && n <= 16) {
-    uint64_t a0, a1, b0, b1;
-    std::memcpy(&a0, a.data(), 8);
-    std::memcpy(&b0, b.data(), 8);
-    std::memcpy(&a1, a.data() + n - 8, 8);
-    std::memcpy(&b1, b.data() + n - 8, 8);
-    return a0 == b0 && a1 == b1;
-  }
-  if (n >= 4 && n < 8) {
-    uint32_t a0, a1, b0, b1;
-    std::memcpy(&a0, a.data(), 4);
-    std::memcpy(&b0, b.data(), 4);
-    std::memcpy(&a1, a.data() + n - 4, 4);
-    std::memcpy(&b1, b.data() + n - 4, 4);
-    return a0 == b0 && a1 == b1;
-  }
+  if (n >= 8 && n <= 16) return same_edges<uint64_t>(a.data(), b.data(), n);
+  if (n >= 4 && n < 8) return same_edges<uint32_t>(a.data(), b.data(), n);
   return a == b;
 }
 uint8_t code_of(const Result<Bytes>& r) {

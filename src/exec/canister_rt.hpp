@@ -69,7 +69,7 @@ struct PeerQueues {
   uint32_t exec_pushed = 0;   // messages of the executing message at the end of out.msgs
   bool in_scheduled = false;  // on the canister's ready list
   bool out_dirty = false;     // on the canister's list of output queues to route
-  // During routing, `out`'s messages move here (CanisterRt::take_outputs) and leave from here,
+  // During routing, `out`'s messages move here (CanisterRt::stage_outputs) and leave from here,
   // so that the thread routing them to `peer` never touches `out`, which the thread inducting a
   // request from `peer` reads for the capacity check (R2).
   Ring<Message> transit;

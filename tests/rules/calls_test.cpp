@@ -110,17 +110,20 @@ struct Caller : Canister<CallerState> {
     }
     auto rs = co_await when_all_settled(std::move(calls));
     std::vector<Outcome> out;
-    for (auto& r : rs) out.push_back(outcome_of(r));
+    for (auto& r : rs)
+      out.push_back(outcome_of(r));
     state().outcomes = out;
     co_return out;
   }
   // record(from..from+n) in parallel.
   Task<uint64_t> record_many(Ctx& ctx, uint64_t from, uint64_t n) {
     std::vector<Call<void>> calls;
-    for (uint64_t i = 0; i < n; ++i) calls.push_back(ctx.call<void>(state().callee, "record", from + i));
+    for (uint64_t i = 0; i < n; ++i)
+      calls.push_back(ctx.call<void>(state().callee, "record", from + i));
     auto rs = co_await when_all_settled(std::move(calls));
     uint64_t ok = 0;
-    for (auto& r : rs) ok += r ? 1 : 0;
+    for (auto& r : rs)
+      ok += r ? 1 : 0;
     co_return ok;
   }
   Task<uint64_t> record_sequential(Ctx& ctx, uint64_t from, uint64_t n) {
@@ -178,13 +181,24 @@ struct Pair {
   Harness h;
   CanisterId callee;
   CanisterId caller;
-  explicit Pair(Config cfg = {}, uint32_t callee_subnet = 0, uint64_t caller_cycles = 0)
-      : h(cfg) {
+  explicit Pair(Config cfg = {}, uint32_t callee_subnet = 0, uint64_t caller_cycles = 0) : h(cfg) {
     callee = h.install<Callee>(callee_subnet);
     caller = h.install<Caller>(0, {}, caller_cycles);
     EXPECT_TRUE(h.update<void>(caller, "set", callee));
   }
   std::vector<uint64_t> log() { return h.rt().query<std::vector<uint64_t>>(callee, "log").value(); }
+};
+
+// Methods whose names differ in one byte, of every length class the method cache compares by
+// words (4-7, 8-16) or not (1-3, 17+), so that a cached entry is never taken for a neighbour.
+struct NearNames : Canister<Unit> {
+  static void methods(Methods<NearNames>& m) {
+    for (const char* name :
+         {"ab", "ac", "abcXe", "abcYe", "abcdXfgh", "abcdYfgh", "abcdefghXjklmnop",
+          "abcdefghYjklmnop", "abcdefghijklmnopXrs", "abcdefghijklmnopYrs"})
+      m.update(name, &NearNames::name);
+  }
+  std::string name(Ctx& ctx) { return std::string(ctx.method()); }
 };
 
 Config two_subnets() {
@@ -247,9 +261,9 @@ TEST(R1_GuaranteedResponse, EveryAcceptedCallGetsExactlyOneResponseWhateverTheCa
   for (uint32_t callee_subnet : {0u, 1u}) {
     SCOPED_TRACE(callee_subnet == 0 ? "same subnet" : "cross subnet");
     Pair p(two_subnets(), callee_subnet);
-    const std::vector<std::string> names = {"ok",          "reject_me",         "no_reply",
-                                            "reply_twice", "reply_then_return", "trap",
-                                            "nonexistent", "ok"};
+    const std::vector<std::string> names = {
+        "ok",   "reject_me",   "no_reply", "reply_twice", "reply_then_return",
+        "trap", "nonexistent", "ok"};
     const auto before = p.h.rt().stats();
     auto r = p.h.update<std::vector<Outcome>>(p.caller, "fan_out", names);
     ASSERT_TRUE(r) << describe(r);
@@ -284,7 +298,8 @@ TEST(R3_Ordering, ParallelRequestsStartInSendOrderSameSubnet) {
   ASSERT_TRUE(r) << describe(r);
   EXPECT_EQ(*r, 300u);
   std::vector<uint64_t> expected(300);
-  for (uint64_t i = 0; i < 300; ++i) expected[i] = i;
+  for (uint64_t i = 0; i < 300; ++i)
+    expected[i] = i;
   EXPECT_EQ(p.log(), expected);
   p.h.settle();
 }
@@ -295,7 +310,8 @@ TEST(R3_Ordering, ParallelRequestsStartInSendOrderAcrossSubnets) {
   ASSERT_TRUE(r) << describe(r);
   EXPECT_EQ(*r, 300u);
   std::vector<uint64_t> expected(300);
-  for (uint64_t i = 0; i < 300; ++i) expected[i] = i;
+  for (uint64_t i = 0; i < 300; ++i)
+    expected[i] = i;
   EXPECT_EQ(p.log(), expected);
   p.h.settle();
 }
@@ -315,7 +331,8 @@ TEST(R3_Ordering, RequestsFromSeveralExecutionsKeepSendOrder) {
       ASSERT_TRUE(res && *res) << (res ? describe(*res) : "unanswered");
     }
     std::vector<uint64_t> expected(105);
-    for (uint64_t i = 0; i < 105; ++i) expected[i] = i;
+    for (uint64_t i = 0; i < 105; ++i)
+      expected[i] = i;
     EXPECT_EQ(p.log(), expected);
   }
 }
@@ -449,4 +466,31 @@ TEST(R6_CallContexts, ReplyEarlyThenKeepWorkingClosesTheContextAfterTheLastCallb
   EXPECT_TRUE(seen[0].ok());
   EXPECT_EQ(p.log(), (std::vector<uint64_t>{45}));
   EXPECT_EQ(p.h.rt().info(p.caller)->open_call_contexts, 0u);
+}
+
+// ---------------------------------------------------------------- dispatch
+
+TEST(R11_Dispatch, MethodsWhoseNamesDifferInOneByteAreToldApart) {
+  Harness h{Config{}};
+  const CanisterId c = h.install<NearNames>(0);
+  const std::vector<std::string> names = {"ab",
+                                          "ac",
+                                          "abcXe",
+                                          "abcYe",
+                                          "abcdXfgh",
+                                          "abcdYfgh",
+                                          "abcdefghXjklmnop",
+                                          "abcdefghYjklmnop",
+                                          "abcdefghijklmnopXrs",
+                                          "abcdefghijklmnopYrs"};
+  for (int pass = 0; pass < 2; ++pass) {
+    for (const std::string& n : names) {  // alternating neighbours: the cache changes each time
+      auto r = h.update<std::string>(c, n);
+      ASSERT_TRUE(r) << n << ": " << describe(r);
+      EXPECT_EQ(*r, n);
+    }
+  }
+  auto unknown = h.update<std::string>(c, "abcdZfgh");
+  ASSERT_FALSE(unknown);
+  EXPECT_EQ(unknown.error().code, RejectCode::canister_error);
 }
