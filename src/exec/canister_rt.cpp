@@ -199,7 +199,7 @@ void CanisterRt::slot_abandon(SlotRef ref) {
 
 // ---------------------------------------------------------------- contexts
 
-CallContext* CanisterRt::new_context() {
+[[gnu::always_inline]] inline CallContext* CanisterRt::new_context() {
   CallContext* cc;
   if (free_context_ != UINT32_MAX) {
     cc = &contexts_[free_context_];
@@ -226,7 +226,7 @@ CallContext* CanisterRt::new_context() {
   return cc;
 }
 
-void CanisterRt::free_context(CallContext* cc) {
+[[gnu::always_inline]] inline void CanisterRt::free_context(CallContext* cc) {
   CANOPY_ASSERT(cc->live, "double free of a call context");
   cc->live = false;
   ++cc->generation;
@@ -236,7 +236,7 @@ void CanisterRt::free_context(CallContext* cc) {
   --open_contexts_;
 }
 
-void CanisterRt::maybe_close(CallContext* cc) {
+[[gnu::always_inline]] inline void CanisterRt::maybe_close(CallContext* cc) {
   if (cc->live && cc->replied && !cc->root_live && cc->outstanding == 0) free_context(cc);
 }
 
@@ -275,7 +275,7 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
   return round_cost_ - start;
 }
 
-void CanisterRt::begin_execution(CallContext* cc) {
+[[gnu::always_inline]] inline void CanisterRt::begin_execution(CallContext* cc) {
   CANOPY_ASSERT(!executing_, "nested execution");
   executing_ = true;
   exec_.cc = cc;
@@ -557,7 +557,7 @@ void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
     maybe_close(w);
 }
 
-void CanisterRt::commit_execution() {
+[[gnu::always_inline]] inline void CanisterRt::commit_execution() {
   for (PeerQueues* pq : exec_.sent) {
     // This execution's first message not yet committed in pq.
     const Message& msg = pq->out.msgs[pq->out.msgs.size() - pq->exec_pushed];
