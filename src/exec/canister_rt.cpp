@@ -102,7 +102,7 @@ std::vector<IngressReply> CanisterRt::take_ingress_replies() {
 
 // ---------------------------------------------------------------- slots
 
-uint32_t CanisterRt::alloc_slot() {
+[[gnu::always_inline]] inline uint32_t CanisterRt::alloc_slot() {
   uint32_t idx;
   if (free_slot_ != UINT32_MAX) {
     idx = free_slot_;
@@ -116,7 +116,7 @@ uint32_t CanisterRt::alloc_slot() {
   return idx;
 }
 
-void CanisterRt::free_slot(uint32_t idx) {
+[[gnu::always_inline]] inline void CanisterRt::free_slot(uint32_t idx) {
   Slot& s = slots_[idx];
   CANOPY_ASSERT(s.state != Slot::State::free, "double free of a call slot");
   s.state = Slot::State::free;
@@ -130,7 +130,7 @@ void CanisterRt::free_slot(uint32_t idx) {
   --live_slots_;
 }
 
-Slot* CanisterRt::find_slot(SlotRef ref) {
+[[gnu::always_inline]] inline Slot* CanisterRt::find_slot(SlotRef ref) {
   if (ref.index >= slots_.size()) return nullptr;
   Slot& s = slots_[ref.index];
   if (s.generation != ref.generation || s.state == Slot::State::free) return nullptr;
@@ -145,7 +145,7 @@ bool CanisterRt::slot_ready(SlotRef ref) const {
   return s != nullptr && s->state == Slot::State::ready;
 }
 
-bool CanisterRt::slot_wait_if_pending(SlotRef ref, Waiter waiter) {
+[[gnu::always_inline]] inline bool CanisterRt::slot_wait_if_pending(SlotRef ref, Waiter waiter) {
   Slot* s = find_slot(ref);
   CANOPY_ASSERT(s != nullptr, "waiting on a call that is gone");
   if (s->state == Slot::State::ready) return false;
@@ -160,7 +160,7 @@ void CanisterRt::slot_wait(SlotRef ref, Waiter waiter) {
   s->waiter = waiter;
 }
 
-Result<Bytes> CanisterRt::slot_take(SlotRef ref, uint64_t* refund) {
+[[gnu::always_inline]] inline Result<Bytes> CanisterRt::slot_take(SlotRef ref, uint64_t* refund) {
   Slot* s = find_slot(ref);
   CANOPY_ASSERT(s != nullptr && s->state == Slot::State::ready, "taking a call that is not ready");
   if (s->lazy) {
@@ -240,7 +240,7 @@ void CanisterRt::slot_abandon(SlotRef ref) {
   if (cc->live && cc->replied && !cc->root_live && cc->outstanding == 0) free_context(cc);
 }
 
-void CanisterRt::touch(CallContext& cc) {
+[[gnu::always_inline]] inline void CanisterRt::touch(CallContext& cc) {
   for (const auto& u : exec_.touched)
     if (u.cc == &cc) return;
   exec_.touched.push_back(ContextUndo{&cc, cc.replied, cc.cycles_available});
@@ -626,7 +626,7 @@ void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
 }
 
 template <class M, class... Args>
-void CanisterRt::send(PeerQueues& pq, Args&&... args) {
+[[gnu::always_inline]] inline void CanisterRt::send(PeerQueues& pq, Args&&... args) {
   // Room first, so that once the message is appended nothing can fail before it is recorded.
   if (exec_.sent.size() == exec_.sent.capacity()) exec_.sent.reserve(2 * exec_.sent.size() + 8);
   pq.out.msgs.emplace_back(std::in_place_type<M>, std::forward<Args>(args)...);
@@ -660,8 +660,10 @@ uint64_t CanisterRt::next_random() {
   return z ^ (z >> 31);
 }
 
-IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to, std::string_view method,
-                                   Bytes&& payload, const CallOptions& options) {
+[[gnu::always_inline]] inline IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to,
+                                                                 std::string_view method,
+                                                                 Bytes&& payload,
+                                                                 const CallOptions& options) {
   CANOPY_ASSERT(executing_, "calls can only be made while the canister executes a message");
   if (query_mode_ && *query_mode_ == MethodKind::composite_query && query_caller_) {
     return query_caller_(cc, to, method, std::move(payload));
