@@ -9,13 +9,14 @@
 #include <cstdlib>
 
 namespace canopy::detail {
-[[noreturn]] inline void assert_fail(const char* expr, const char* msg, const char* file, int line) {
+[[noreturn]] inline void assert_fail(const char* expr, const char* msg, const char* file,
+                                     int line) {
   std::fprintf(stderr, "canopy: assertion failed: %s (%s) at %s:%d\n", expr, msg, file, line);
   std::abort();
 }
 }  // namespace canopy::detail
 
-#define CANOPY_ASSERT(cond, msg)                                                \
-  do {                                                                          \
+#define CANOPY_ASSERT(cond, msg)                                                  \
+  do {                                                                            \
     if (!(cond)) ::canopy::detail::assert_fail(#cond, (msg), __FILE__, __LINE__); \
   } while (0)

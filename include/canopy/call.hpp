@@ -53,8 +53,7 @@ class [[nodiscard]] Call {
   // resumes it at once if the response is already there.
   bool await_ready() const noexcept { return error_ != nullptr || rt_ == nullptr; }
   bool await_suspend(std::coroutine_handle<> h) noexcept {
-    return detail::slot_wait_if_pending(rt_, ref_,
-                                        detail::Waiter{&resume_handle, h.address(), 0});
+    return detail::slot_wait_if_pending(rt_, ref_, detail::Waiter{&resume_handle, h.address(), 0});
   }
   Result<R> await_resume() { return take(); }
 
@@ -69,15 +68,15 @@ class [[nodiscard]] Call {
   Result<R> take() {
     if (error_) return tl::unexpected<Reject>(*error_);
     CANOPY_ASSERT(rt_ != nullptr, "Call already consumed");
-    Result<Bytes> raw = detail::slot_take(std::exchange(rt_, nullptr), ref_, &refund_);
+    Result<detail::Payload> raw = detail::slot_take(std::exchange(rt_, nullptr), ref_, &refund_);
     if (!raw) return tl::unexpected<Reject>(std::move(raw.error()));
     if constexpr (std::is_void_v<R>) {
-      decode<void>(*raw);
-      detail::recycle_buffer(std::move(*raw));
+      detail::decode_payload<void>(*raw);
+      raw->recycle();
       return {};
     } else {
-      Result<R> value = decode<R>(*raw);
-      detail::recycle_buffer(std::move(*raw));
+      Result<R> value = detail::decode_payload<R>(*raw);
+      raw->recycle();
       return value;
     }
   }
@@ -114,7 +113,8 @@ class WhenAllSettledCalls {
   std::vector<Result<R>> await_resume() {
     std::vector<Result<R>> out;
     out.reserve(calls_.size());
-    for (auto& c : calls_) out.push_back(c.take());
+    for (auto& c : calls_)
+      out.push_back(c.take());
     return out;
   }
 

@@ -32,6 +32,7 @@
 
 #include "canopy/codec.hpp"
 #include "canopy/ctx.hpp"
+#include "canopy/detail/payload.hpp"
 #include "canopy/task.hpp"
 
 namespace canopy {
@@ -57,18 +58,18 @@ struct RootTask {
   std::coroutine_handle<> handle{};
   // When done: stores the reply into `out` and says how to answer, or rethrows the exception
   // that escaped the coroutine.
-  Finish (*finish)(std::coroutine_handle<> h, Bytes& out) = nullptr;
+  Finish (*finish)(std::coroutine_handle<> h, Payload& out) = nullptr;
 };
 
 struct Invocation {
   enum class Kind { reply, no_reply, task } kind = Kind::reply;
   Finish finish = Finish::void_return;  // for Kind::reply
-  Bytes reply;
+  Payload reply;
   RootTask task;
 };
 
 template <class T>
-Finish finish_root(std::coroutine_handle<> h, Bytes& out) {
+Finish finish_root(std::coroutine_handle<> h, Payload& out) {
   auto typed = std::coroutine_handle<TaskPromise<T>>::from_address(h.address());
   if constexpr (std::is_void_v<T>) {
     typed.promise().take();
@@ -77,7 +78,7 @@ Finish finish_root(std::coroutine_handle<> h, Bytes& out) {
     typed.promise().take();
     return Finish::no_reply;
   } else {
-    out = encode(typed.promise().take());
+    out = encode_payload(typed.promise().take());
     return Finish::value;
   }
 }
@@ -101,7 +102,7 @@ Invocation wrap_result(R&& r) {
     inv.kind = Invocation::Kind::no_reply;
   } else {
     inv.finish = Finish::value;
-    inv.reply = encode(r);
+    inv.reply = encode_payload(r);
   }
   return inv;
 }
@@ -118,10 +119,11 @@ struct MethodEntry {
   MethodKind kind = MethodKind::update;
   // Decodes the arguments, calls the method, wraps its result. A plain function pointer with
   // the member function it calls stored beside it (no std::function on the hot path).
-  using Invoker = detail::Invocation (*)(const MethodEntry&, CanisterBase&, Ctx&, const Bytes&);
+  using Invoker = detail::Invocation (*)(const MethodEntry&, CanisterBase&, Ctx&,
+                                         const detail::Payload&);
   Invoker invoker = nullptr;
   alignas(std::max_align_t) unsigned char target[2 * sizeof(void*)] = {};
-  detail::Invocation invoke(CanisterBase& base, Ctx& ctx, const Bytes& payload) const {
+  detail::Invocation invoke(CanisterBase& base, Ctx& ctx, const detail::Payload& payload) const {
     return invoker(*this, base, ctx, payload);
   }
 };
@@ -135,7 +137,9 @@ class MethodTable {
  private:
   struct Hash {
     using is_transparent = void;
-    size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+    size_t operator()(std::string_view s) const noexcept {
+      return std::hash<std::string_view>{}(s);
+    }
   };
   std::unordered_map<std::string, MethodEntry, Hash, std::equal_to<>> methods_;
 };
@@ -173,11 +177,11 @@ class Methods {
     e.kind = kind;
     std::memcpy(e.target, &fn, sizeof(Fn));
     e.invoker = [](const MethodEntry& entry, CanisterBase& base, Ctx& ctx,
-                   const Bytes& payload) -> detail::Invocation {
+                   const detail::Payload& payload) -> detail::Invocation {
       Fn f;
       std::memcpy(&f, entry.target, sizeof(Fn));
       auto& self = static_cast<C&>(base);
-      auto args = decode_tuple<std::decay_t<A>...>(payload);
+      auto args = detail::decode_view<std::decay_t<A>...>(payload.data(), payload.size());
       if constexpr (std::is_void_v<R>) {
         std::apply([&](auto&... a) { (self.*f)(ctx, std::move(a)...); }, args);
         return detail::Invocation{};

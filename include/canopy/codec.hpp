@@ -17,7 +17,6 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
-#include <type_traits>
 #include <istream>
 #include <optional>
 #include <ostream>
@@ -25,6 +24,7 @@
 #include <streambuf>
 #include <string>
 #include <tuple>
+#include <type_traits>
 #include <vector>
 
 #include "canopy/reject.hpp"
@@ -61,9 +61,9 @@ class BytesWriteBuf : public std::streambuf {
 
 class BytesReadBuf : public std::streambuf {
  public:
-  explicit BytesReadBuf(const Bytes& in) {
-    char* b = const_cast<char*>(reinterpret_cast<const char*>(in.data()));
-    setg(b, b, b + in.size());
+  BytesReadBuf(const uint8_t* data, size_t size) {
+    char* b = const_cast<char*>(reinterpret_cast<const char*>(data));
+    setg(b, b, b + size);
   }
   bool at_end() const { return gptr() == egptr(); }
 };
@@ -169,22 +169,22 @@ Bytes encode(const Args&... args) {
   return out;
 }
 
-// Decodes exactly the values `Args...` from `bytes`; throws MalformedPayload on short or
-// trailing input.
+namespace detail {
+// decode_tuple of `size` bytes at `data` (the runtime's inline payloads, detail/payload.hpp).
 template <class... Args>
-std::tuple<Args...> decode_tuple(const Bytes& bytes) {
+std::tuple<Args...> decode_view(const uint8_t* data, size_t size) {
   std::tuple<Args...> values;
   if constexpr (sizeof...(Args) > 0 && detail::all_raw_v<Args...>) {
     constexpr size_t total = (sizeof(Args) + ...);
-    if (bytes.size() != total) {
+    if (size != total) {
       throw MalformedPayload("malformed payload: expected " + std::to_string(total) +
-                             " bytes, got " + std::to_string(bytes.size()));
+                             " bytes, got " + std::to_string(size));
     }
     size_t at = 0;
-    std::apply([&](auto&... v) { ((std::memcpy(&v, bytes.data() + at, sizeof(v)), at += sizeof(v)), ...); },
+    std::apply([&](auto&... v) { ((std::memcpy(&v, data + at, sizeof(v)), at += sizeof(v)), ...); },
                values);
   } else if constexpr (sizeof...(Args) > 0) {
-    detail::BytesReadBuf buf(bytes);
+    detail::BytesReadBuf buf(data, size);
     {
       detail::PooledStream<std::istream> is(&buf);
       try {
@@ -196,9 +196,17 @@ std::tuple<Args...> decode_tuple(const Bytes& bytes) {
     }
     if (!buf.at_end()) throw MalformedPayload("malformed payload: trailing bytes");
   } else {
-    if (!bytes.empty()) throw MalformedPayload("malformed payload: expected no arguments");
+    if (size != 0) throw MalformedPayload("malformed payload: expected no arguments");
   }
   return values;
+}
+}  // namespace detail
+
+// Decodes exactly the values `Args...` from `bytes`; throws MalformedPayload on short or
+// trailing input.
+template <class... Args>
+std::tuple<Args...> decode_tuple(const Bytes& bytes) {
+  return detail::decode_view<Args...>(bytes.data(), bytes.size());
 }
 
 template <class T>
@@ -224,8 +232,8 @@ Result<R> decode_result(const Result<Bytes>& raw) {
       return decode<R>(*raw);
     }
   } catch (const MalformedPayload& e) {
-    return make_reject(RejectCode::sys_fatal, std::string("reply could not be decoded: ") +
-                                                  e.what());
+    return make_reject(RejectCode::sys_fatal,
+                       std::string("reply could not be decoded: ") + e.what());
   }
 }
 

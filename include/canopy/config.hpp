@@ -40,20 +40,20 @@ struct Config {
   uint32_t ingress_queue_capacity = 10'000;
 
   // R5 limits.
-  uint64_t payload_max_bytes_xnet = 2 * 1024 * 1024;     // across subnets
-  uint64_t payload_max_bytes_local = 10 * 1024 * 1024;   // within one subnet
-  uint64_t callbacks_max_per_canister = 1'000'000;       // outstanding calls of one canister
-  uint64_t call_contexts_max_per_canister = 1'000'000;   // open call contexts of one canister
+  uint64_t payload_max_bytes_xnet = 2 * 1024 * 1024;    // across subnets
+  uint64_t payload_max_bytes_local = 10 * 1024 * 1024;  // within one subnet
+  uint64_t callbacks_max_per_canister = 1'000'000;      // outstanding calls of one canister
+  uint64_t call_contexts_max_per_canister = 1'000'000;  // open call contexts of one canister
   // R18: wake-ups one message execution may post to its canister's ready queue (coroutines
   // waking each other through Streams and combinators). Beyond it the execution traps: a
   // runaway ping-pong between coroutines ends as a CANISTER_ERROR, not a hang.
   uint64_t wake_ups_max_per_message = 10'000'000;
 
   // R12-R14 rounds and budgets (deterministic cost units).
-  uint64_t message_base_cost = 1'000;              // charged for every message execution
-  uint64_t message_cost_max = 5'000'000'000;       // one execution beyond this traps
+  uint64_t message_base_cost = 1'000;                // charged for every message execution
+  uint64_t message_cost_max = 5'000'000'000;         // one execution beyond this traps
   uint64_t canister_round_cost_max = 2'000'000'000;  // one canister's share of a round
-  uint64_t round_cost_max = 4'000'000'000;         // a subnet's round ends beyond this
+  uint64_t round_cost_max = 4'000'000'000;           // a subnet's round ends beyond this
   // Inner iterations (execute, then deliver same-subnet messages) per round. Bounds the work a
   // round does even when every message is cheap; it is what makes a long chain of sequential
   // same-subnet calls span several rounds, as on the IC.
@@ -74,7 +74,7 @@ struct Config {
   // completion that many rounds after the offload).
   uint64_t offload_cost_rounds_max = 100'000;
   // Validation bounds of `pools`.
-  uint32_t pool_threads_max = 256;             // per pool
+  uint32_t pool_threads_max = 256;               // per pool
   uint32_t pool_queue_capacity_max = 1'000'000;  // per pool
   uint32_t pool_name_length_max = 64;
   uint32_t pools_max = 64;

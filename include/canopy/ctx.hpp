@@ -54,12 +54,15 @@ class Ctx {
   template <class R = void, class... Args>
   Call<R> call_with(const CallOptions& options, CanisterId to, std::string_view method,
                     const Args&... args) {
-    return call_raw<R>(options, to, method, encode(args...));
+    // Scalars travel inline in the request (detail/payload.hpp): no buffer.
+    auto issued = detail::issue_call(*cc_, to, method, detail::encode_payload(args...), options);
+    return Call<R>(rt(), std::move(issued));
   }
   template <class R = void>
   Call<R> call_raw(const CallOptions& options, CanisterId to, std::string_view method,
                    Bytes payload) {
-    auto issued = detail::issue_call(*cc_, to, method, std::move(payload), options);
+    auto issued =
+        detail::issue_call(*cc_, to, method, detail::Payload(std::move(payload)), options);
     return Call<R>(rt(), std::move(issued));
   }
 

@@ -17,7 +17,9 @@ struct CanisterId {
   bool valid() const { return value != 0; }
   std::string to_string() const { return "c" + std::to_string(value); }
   template <class Archive>
-  void serialize(Archive& ar) { ar(value); }
+  void serialize(Archive& ar) {
+    ar(value);
+  }
 };
 
 struct SubnetId {
@@ -25,19 +27,25 @@ struct SubnetId {
   auto operator<=>(const SubnetId&) const = default;
   std::string to_string() const { return "s" + std::to_string(value); }
   template <class Archive>
-  void serialize(Archive& ar) { ar(value); }
+  void serialize(Archive& ar) {
+    ar(value);
+  }
 };
 
 struct IngressId {
   uint64_t value = 0;
   auto operator<=>(const IngressId&) const = default;
   template <class Archive>
-  void serialize(Archive& ar) { ar(value); }
+  void serialize(Archive& ar) {
+    ar(value);
+  }
 };
 
 }  // namespace canopy
 
 template <>
 struct std::hash<canopy::CanisterId> {
-  size_t operator()(canopy::CanisterId id) const noexcept { return std::hash<uint64_t>{}(id.value); }
+  size_t operator()(canopy::CanisterId id) const noexcept {
+    return std::hash<uint64_t>{}(id.value);
+  }
 };

@@ -15,8 +15,8 @@ namespace canopy {
 
 // R4: the six reject codes, with their IC numbers.
 enum class RejectCode : uint8_t {
-  sys_fatal = 1,            // unrecoverable system error (e.g. payload too large)
-  sys_transient = 2,        // transient: queue full, callback quota, insufficient cycles; retry later
+  sys_fatal = 1,      // unrecoverable system error (e.g. payload too large)
+  sys_transient = 2,  // transient: queue full, callback quota, insufficient cycles; retry later
   destination_invalid = 3,  // no such canister
   canister_reject = 4,      // the callee called ctx.reject(): the only code canisters produce
   canister_error = 5,       // trap, did not reply, stopped canister, unknown method, callback lost
@@ -32,7 +32,9 @@ struct Reject {
   bool operator==(const Reject&) const = default;
   std::string to_string() const;
   template <class Archive>
-  void serialize(Archive& ar) { ar(code, message); }
+  void serialize(Archive& ar) {
+    ar(code, message);
+  }
 };
 
 template <class T>

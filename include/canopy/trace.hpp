@@ -17,17 +17,17 @@ namespace canopy {
 
 enum class TraceKind : uint8_t {
   ingress_submitted,
-  request_sent,        // committed into the caller's output queue
-  request_inducted,    // entered the callee's input queue
-  request_rejected,    // refused at induction; a reject response goes back
-  execute_request,     // a method starts executing
-  execute_response,    // a response (callback) executes at the caller
-  response_sent,       // a reply/reject committed at the callee
-  response_dropped,    // late response of a timed-out call (R10)
-  call_timed_out,      // SYS_UNKNOWN produced for a bounded-wait call (R10)
-  trap,                // an execution trapped and was rolled back (R7)
+  request_sent,      // committed into the caller's output queue
+  request_inducted,  // entered the callee's input queue
+  request_rejected,  // refused at induction; a reject response goes back
+  execute_request,   // a method starts executing
+  execute_response,  // a response (callback) executes at the caller
+  response_sent,     // a reply/reject committed at the callee
+  response_dropped,  // late response of a timed-out call (R10)
+  call_timed_out,    // SYS_UNKNOWN produced for a bounded-wait call (R10)
+  trap,              // an execution trapped and was rolled back (R7)
   ingress_completed,
-  offload_started,     // work handed to a worker pool (R22)
+  offload_started,  // work handed to a worker pool (R22)
   offload_completed,
 };
 
@@ -41,9 +41,9 @@ struct TraceEvent {
   uint64_t time_ms = 0;
   CanisterId from;  // sender of the message (0 = ingress)
   CanisterId to;
-  uint64_t call_seq = 0;     // per-caller sequence number of the call
-  uint8_t reject_code = 0;   // 0 = success
-  std::string label;         // method name or trap message (recorded traces only)
+  uint64_t call_seq = 0;    // per-caller sequence number of the call
+  uint8_t reject_code = 0;  // 0 = success
+  std::string label;        // method name or trap message (recorded traces only)
 };
 
 // Fold of one event into a running hash: a canister's trace hash is the fold of its events in

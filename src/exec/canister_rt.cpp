@@ -11,7 +11,7 @@
 namespace canopy::detail {
 
 namespace {
-Result<Bytes> reject_result(RejectCode code, std::string msg) {
+tl::unexpected<Reject> reject_result(RejectCode code, std::string msg) {
   return tl::unexpected<Reject>(Reject{code, std::move(msg)});
 }
 // Method names are short: compare up to 16 bytes as two overlapping words, no memcmp call.
@@ -31,7 +31,8 @@ bool same_name(std::string_view a, std::string_view b) {
   if (n >= 4 && n < 8) return same_edges<uint32_t>(a.data(), b.data(), n);
   return a == b;
 }
-uint8_t code_of(const Result<Bytes>& r) {
+template <class T>
+uint8_t code_of(const Result<T>& r) {
   return r ? 0 : static_cast<uint8_t>(r.error().code);
 }
 // current_context(): the call context whose code runs on this thread (nullptr: none).
@@ -121,7 +122,7 @@ std::vector<IngressReply> CanisterRt::take_ingress_replies() {
   CANOPY_ASSERT(s.state != Slot::State::free, "double free of a call slot");
   s.state = Slot::State::free;
   ++s.generation;
-  s.result = Result<Bytes>{};
+  s.result = Result<Payload>{};
   s.lazy = nullptr;
   s.waiter = {};
   s.cc = nullptr;
@@ -160,16 +161,16 @@ void CanisterRt::slot_wait(SlotRef ref, Waiter waiter) {
   s->waiter = waiter;
 }
 
-[[gnu::always_inline]] inline Result<Bytes> CanisterRt::slot_take(SlotRef ref, uint64_t* refund) {
+[[gnu::always_inline]] inline Result<Payload> CanisterRt::slot_take(SlotRef ref, uint64_t* refund) {
   Slot* s = find_slot(ref);
   CANOPY_ASSERT(s != nullptr && s->state == Slot::State::ready, "taking a call that is not ready");
   if (s->lazy) {
     auto lazy = std::exchange(s->lazy, nullptr);
-    s->result = (*lazy)();
+    s->result = to_payload_result((*lazy)());
     s = find_slot(ref);
     CANOPY_ASSERT(s != nullptr, "slot vanished while resolving a lazy result");
   }
-  Result<Bytes> r = std::move(s->result);
+  Result<Payload> r = std::move(s->result);
   if (refund != nullptr) *refund = s->refund;
   free_slot(ref.index);
   return r;
@@ -378,7 +379,7 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
     trap_execution(cc, "unknown exception");
     return;
   }
-  recycle_buffer(std::move(req.payload));  // decoded: the bytes are not needed any more
+  req.payload.recycle();  // decoded: the bytes are not needed any more
   if (auto trap = run_ready(cc)) {
     trap_execution(cc, *trap);
     return;
@@ -422,7 +423,7 @@ void CanisterRt::execute_response(Response&& resp) {
 }
 
 std::optional<std::string> CanisterRt::finish_root(CallContext* cc) {
-  Bytes out;
+  Payload out;
   Finish how = Finish::void_return;
   std::optional<std::string> trap;
   try {
@@ -440,7 +441,7 @@ std::optional<std::string> CanisterRt::finish_root(CallContext* cc) {
       if (cc->replied) return std::string("reply called twice (R6)");
       reply(*cc, std::move(out));
     } else if (how == Finish::void_return && !cc->replied) {
-      reply(*cc, Bytes{});
+      reply(*cc, Payload{});
     }
   } catch (const std::exception& e) {
     return std::string(e.what());
@@ -595,7 +596,7 @@ void CanisterRt::trap_execution(CallContext* cc, const std::string& message) {
   executing_ = false;
 }
 
-void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
+void CanisterRt::reply(CallContext& cc, Result<Payload> result) {
   CANOPY_ASSERT(executing_, "reply outside an execution");
   if (cc.replied) throw Trap("reply called twice (R6)");
   if (cc.kind == MethodKind::query && !cc.from_ingress && !query_mode_) {
@@ -615,7 +616,7 @@ void CanisterRt::reply(CallContext& cc, Result<Bytes> result) {
   const uint64_t refund = std::exchange(cc.cycles_available, 0);
   if (cc.from_system) return;  // timers and heartbeats have nobody to answer
   if (cc.from_ingress) {
-    ingress_out_.push_back(IngressReply{cc.ingress, std::move(result)});
+    ingress_out_.push_back(IngressReply{cc.ingress, to_bytes_result(std::move(result))});
     return;
   }
   PeerQueues& pq = cc.reply_pq != nullptr ? *cc.reply_pq : peer(cc.caller);
@@ -662,11 +663,11 @@ uint64_t CanisterRt::next_random() {
 
 [[gnu::always_inline]] inline IssueResult CanisterRt::issue_call(CallContext& cc, CanisterId to,
                                                                  std::string_view method,
-                                                                 Bytes&& payload,
+                                                                 Payload&& payload,
                                                                  const CallOptions& options) {
   CANOPY_ASSERT(executing_, "calls can only be made while the canister executes a message");
   if (query_mode_ && *query_mode_ == MethodKind::composite_query && query_caller_) {
-    return query_caller_(cc, to, method, std::move(payload));
+    return query_caller_(cc, to, method, std::move(payload).to_bytes());
   }
   if (cc.kind != MethodKind::update) throw Trap("a query cannot make calls (R16)");
   auto fail = [&](RejectCode code, std::string msg) {
@@ -940,7 +941,7 @@ Result<Bytes> CanisterRt::run_query(std::string_view method, const Bytes& payloa
   Request req;
   req.to = id_;
   req.method = std::string(method);
-  req.payload = payload;
+  req.payload = Payload::copy_of(payload);
   execute_request(std::move(req), nullptr);
   auto replies = take_ingress_replies();
   query_mode_.reset();
@@ -970,7 +971,7 @@ IssueResult CanisterRt::complete_immediately(CallContext& cc, CanisterId callee,
   s.deadline_ms = 0;
   s.waiter = {};
   s.refund = 0;
-  s.result = std::move(result);
+  s.result = to_payload_result(std::move(result));
   return IssueResult{SlotRef{idx, s.generation}, nullptr};
 }
 
@@ -1008,7 +1009,7 @@ bool CanisterRt::complete_system(SlotRef ref, Result<Bytes> result) {
   r.to = id_;
   r.callback = ref;
   r.call_seq = s->call_seq;
-  r.result = std::move(result);
+  r.result = to_payload_result(std::move(result));
   system_.in.msgs.push_back(Message{std::move(r)});
   schedule_input(system_);
   return true;
@@ -1061,7 +1062,7 @@ void CanisterRt::fire_timers(uint64_t now_ms) {
     Request r;
     r.to = id_;
     r.method = method;
-    r.payload = args;
+    r.payload = Payload::copy_of(args);
     r.system = true;
     system_.in.msgs.push_back(Message{std::move(r)});
   };
@@ -1171,7 +1172,7 @@ std::vector<CallContext*> CanisterRt::take_woken(CallContext* cc) {
 
 // ---------------------------------------------------------------- hooks for Ctx / Call
 
-IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Bytes&& payload,
+IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Payload&& payload,
                        const CallOptions& options) {
   return cc.rt->issue_call(cc, to, method, std::move(payload), options);
 }
@@ -1184,7 +1185,7 @@ void slot_wait(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept {
 bool slot_wait_if_pending(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept {
   return rt->slot_wait_if_pending(ref, waiter);
 }
-Result<Bytes> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund) {
+Result<Payload> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund) {
   return rt->slot_take(ref, refund);
 }
 void slot_abandon(CanisterRt* rt, SlotRef ref) noexcept {
@@ -1246,7 +1247,7 @@ void Ctx::charge(uint64_t cost) {
   cc_->rt->charge(cost);
 }
 void Ctx::reply_raw(Bytes payload) {
-  cc_->rt->reply(*cc_, std::move(payload));
+  cc_->rt->reply(*cc_, detail::Payload(std::move(payload)));
 }
 void Ctx::reject(std::string message) {
   cc_->rt->reply(*cc_,

@@ -134,7 +134,7 @@ struct Slot {
   uint64_t call_seq = 0;
   uint64_t deadline_ms = 0;
   Waiter waiter;
-  Result<Bytes> result;
+  Result<Payload> result;
   uint64_t refund = 0;
   // complete_lazily: produces the result at slot_take. Out of line: rare, and a pending call's
   // slot should stay small (a million calls in flight are a million slots).
@@ -301,18 +301,18 @@ class CanisterRt {
   void trace(TraceEvent e, std::string_view label = {});
 
   // ---- hooks used by Ctx/Call (canister thread) ----
-  IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Bytes&& payload,
+  IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Payload&& payload,
                          const CallOptions& options);
   bool slot_ready(SlotRef ref) const;
   void slot_wait(SlotRef ref, Waiter waiter);
   bool slot_wait_if_pending(SlotRef ref, Waiter waiter);
-  Result<Bytes> slot_take(SlotRef ref, uint64_t* refund);
+  Result<Payload> slot_take(SlotRef ref, uint64_t* refund);
   void slot_abandon(SlotRef ref);
   // The ready queue (canopy/detail/hooks.hpp): wake-ups run from a clean stack.
   ReadyTicket post_ready(CallContext& cc, Waiter w);
   void cancel_ready(uint64_t seq);
   void trap_later(std::string_view message);
-  void reply(CallContext& cc, Result<Bytes> result);
+  void reply(CallContext& cc, Result<Payload> result);
   void charge(uint64_t cost);
   uint64_t accept_cycles(CallContext& cc, uint64_t max_amount);
   uint64_t next_random();

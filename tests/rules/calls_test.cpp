@@ -201,6 +201,49 @@ struct NearNames : Canister<Unit> {
   std::string name(Ctx& ctx) { return std::string(ctx.method()); }
 };
 
+// Arguments and replies on both sides of the runtime's inline payload size (23 bytes, see
+// detail/payload.hpp): the callee echoes what it got, the caller checks it, across a call edge.
+struct Echo : Canister<Unit> {
+  static void methods(Methods<Echo>& m) {
+    m.update("fits", &Echo::fits);
+    m.update("spills", &Echo::spills);
+    m.update("text", &Echo::text);
+  }
+  // 8 + 8 + 4 + 2 + 1 = 23 bytes of arguments; a 16-byte reply.
+  std::pair<uint64_t, uint64_t> fits(Ctx&, uint64_t a, uint64_t b, uint32_t c, uint16_t d,
+                                     uint8_t e) {
+    return {a ^ c, b ^ (uint64_t{d} << 8 | e)};
+  }
+  // 24 bytes of arguments, a 24-byte reply: both go through a buffer.
+  std::tuple<uint64_t, uint64_t, uint64_t> spills(Ctx&, uint64_t a, uint64_t b, uint64_t c) {
+    return {c, b, a};
+  }
+  std::string text(Ctx&, std::string s) { return s + s; }
+};
+
+struct EchoCaller : Canister<Unit> {
+  static void methods(Methods<EchoCaller>& m) { m.update("check", &EchoCaller::check); }
+  Task<std::string> check(Ctx& ctx, CanisterId echo) {
+    auto f = co_await ctx.call<std::pair<uint64_t, uint64_t>>(echo, "fits", uint64_t{1} << 63,
+                                                              uint64_t{7}, uint32_t{0xF0F0F0F0},
+                                                              uint16_t{0xABCD}, uint8_t{0x5A});
+    if (!f) co_return "fits: " + f.error().message;
+    if (f->first != ((uint64_t{1} << 63) ^ 0xF0F0F0F0) || f->second != (7 ^ 0xABCD5AULL))
+      co_return "fits: wrong reply";
+    auto s = co_await ctx.call<std::tuple<uint64_t, uint64_t, uint64_t>>(
+        echo, "spills", uint64_t{1}, uint64_t{2}, uint64_t{3});
+    if (!s) co_return "spills: " + s.error().message;
+    if (*s != std::tuple<uint64_t, uint64_t, uint64_t>{3, 2, 1}) co_return "spills: wrong reply";
+    auto t = co_await ctx.call<std::string>(echo, "text", std::string(40, 'x'));
+    if (!t) co_return "text: " + t.error().message;
+    if (*t != std::string(80, 'x')) co_return "text: wrong reply";
+    // Too short for its type: the callee's decoding traps (R7), the caller is rejected.
+    auto bad = co_await ctx.call_raw<uint64_t>(CallOptions{}, echo, "fits", encode(uint64_t{1}));
+    if (bad || bad.error().code != RejectCode::canister_error) co_return "bad: not rejected";
+    co_return "ok";
+  }
+};
+
 Config two_subnets() {
   Config c;
   c.subnets = 2;
@@ -469,6 +512,19 @@ TEST(R6_CallContexts, ReplyEarlyThenKeepWorkingClosesTheContextAfterTheLastCallb
 }
 
 // ---------------------------------------------------------------- dispatch
+
+TEST(R11_Dispatch, ArgumentsAndRepliesAroundTheInlinePayloadSizeArriveIntact) {
+  for (uint32_t subnets : {1u, 2u}) {  // a local call edge and a cross-subnet stream
+    Config cfg;
+    cfg.subnets = subnets;
+    Harness h{cfg};
+    const CanisterId echo = h.install<Echo>(subnets - 1);
+    const CanisterId caller = h.install<EchoCaller>(0);
+    auto r = h.update<std::string>(caller, "check", echo);
+    ASSERT_TRUE(r) << describe(r);
+    EXPECT_EQ(*r, "ok") << subnets << " subnet(s)";
+  }
+}
 
 TEST(R11_Dispatch, MethodsWhoseNamesDifferInOneByteAreToldApart) {
   Harness h{Config{}};

@@ -8,6 +8,7 @@
 #include <string_view>
 
 #include "canopy/codec.hpp"
+#include "canopy/detail/payload.hpp"
 #include "canopy/ids.hpp"
 #include "canopy/reject.hpp"
 
@@ -48,14 +49,14 @@ struct IssueResult {
   }
 };
 
-IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Bytes&& payload,
+IssueResult issue_call(CallContext& cc, CanisterId to, std::string_view method, Payload&& payload,
                        const CallOptions& options);
 bool slot_ready(CanisterRt* rt, SlotRef ref) noexcept;
 void slot_wait(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept;
 // slot_wait if the slot is still pending; returns false (and registers nothing) if it is ready.
 bool slot_wait_if_pending(CanisterRt* rt, SlotRef ref, Waiter waiter) noexcept;
 // Takes the response out of a ready slot and frees the slot.
-Result<Bytes> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund);
+Result<Payload> slot_take(CanisterRt* rt, SlotRef ref, uint64_t* refund);
 // The awaiter lost interest: the response will be discarded without running user code. A timer
 // slot (ctx.sleep) is released at once: nothing can arrive for it on the wire (R1 does not apply).
 void slot_abandon(CanisterRt* rt, SlotRef ref) noexcept;
