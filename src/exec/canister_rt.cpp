@@ -292,31 +292,10 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
   if (snapshots_) code_->save_state();
 }
 
-void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
-  const bool ingress = !req.from.valid();
-  record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
-  CallContext* cc = new_context();
-  cc->from_ingress = ingress && !req.system;
-  cc->from_system = req.system;
-  cc->ingress = req.ingress;
-  cc->caller = req.from;
-  cc->caller_slot = req.callback;
-  cc->caller_call_seq = req.call_seq;
-  cc->reply_pq = ingress ? nullptr : from;
-  cc->method = {};
-  cc->cycles_available = req.cycles;
-  begin_execution(cc);
-
-  const std::string_view name = req.method;
-  const MethodEntry* m = nullptr;
-  if (code_) {
-    if (method_cache_ != nullptr && same_name(method_cache_->name, name)) {
-      m = method_cache_;
-    } else {
-      m = code_->method_table().find(name);
-      if (m != nullptr) method_cache_ = m;
-    }
-  }
+// Why a request may not run here (R9, R5, R11, R16, R17), or nothing. Out of line: the common
+// case never needs it (execute_request checks that first).
+[[gnu::noinline]] std::optional<Reject> CanisterRt::refusal(const MethodEntry* m,
+                                                            std::string_view name) const {
   std::optional<Reject> refuse;
   if (!code_) {
     refuse =
@@ -350,6 +329,41 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
                                 "mode (R17): an update cannot call it",
                                 name)};
   }
+  return refuse;
+}
+
+void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
+  const bool ingress = !req.from.valid();
+  record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
+  CallContext* cc = new_context();
+  cc->from_ingress = ingress && !req.system;
+  cc->from_system = req.system;
+  cc->ingress = req.ingress;
+  cc->caller = req.from;
+  cc->caller_slot = req.callback;
+  cc->caller_call_seq = req.call_seq;
+  cc->reply_pq = ingress ? nullptr : from;
+  cc->method = {};
+  cc->cycles_available = req.cycles;
+  begin_execution(cc);
+
+  const std::string_view name = req.method;
+  const MethodEntry* m = nullptr;
+  if (code_) {
+    if (method_cache_ != nullptr && same_name(method_cache_->name, name)) {
+      m = method_cache_;
+    } else {
+      m = code_->method_table().find(name);
+      if (m != nullptr) method_cache_ = m;
+    }
+  }
+  // The usual case, checked first: an update-mode execution of a known, allowed method.
+  const bool plain = !query_mode_ && code_ && status_ == CanisterStatus::running &&
+                     open_contexts_ <= cfg_.call_contexts_max_per_canister && m != nullptr &&
+                     m->kind != MethodKind::composite_query;
+  std::optional<Reject> refuse;
+  if (!plain) [[unlikely]]
+    refuse = refusal(m, name);
   if (refuse) {
     reply(*cc, tl::unexpected<Reject>(std::move(*refuse)));
     finish_execution(cc);
@@ -449,30 +463,44 @@ std::optional<std::string> CanisterRt::finish_root(CallContext* cc) {
   return std::nullopt;
 }
 
+// R6: a call context whose code returned, with nothing outstanding, and that never replied.
+static bool returned_without_reply(const CallContext* c) {
+  return c->live && !c->root_live && !c->replied && c->outstanding == 0;
+}
+
 void CanisterRt::finish_execution(CallContext* cc) {
-  if (exec_.forced_trap) {
-    std::string msg = *exec_.forced_trap;
-    trap_execution(cc, msg);
+  if (exec_.forced_trap) [[unlikely]] {
+    finish_forced_trap(cc);
     return;
   }
   // A query executed in replicated mode keeps no state changes (R16).
-  if (cc->kind == MethodKind::query && snapshots_ && !query_mode_) code_->restore_state();
-  auto did_not_reply = [this](CallContext* c) {
-    if (c->live && !c->root_live && !c->replied && c->outstanding == 0) {
-      reply(*c, reject_result(
-                    RejectCode::canister_error,
-                    fmt::format("canister {} did not reply to the call (R6)", id_.to_string())));
-    }
-  };
-  did_not_reply(cc);
-  if (exec_.woken.empty()) {  // the common case: no other call context ran
-    commit_execution();
-    maybe_close(cc);
+  if (cc->kind == MethodKind::query && snapshots_ && !query_mode_) [[unlikely]]
+    code_->restore_state();
+  if (returned_without_reply(cc)) [[unlikely]]
+    reply_did_not_reply(cc);
+  if (!exec_.woken.empty()) [[unlikely]] {
+    finish_with_woken(cc);
     return;
   }
+  commit_execution();  // the common case: no other call context ran
+  maybe_close(cc);
+}
+
+[[gnu::noinline]] void CanisterRt::finish_forced_trap(CallContext* cc) {
+  std::string msg = *exec_.forced_trap;
+  trap_execution(cc, msg);
+}
+
+[[gnu::noinline]] void CanisterRt::reply_did_not_reply(CallContext* cc) {
+  reply(*cc,
+        reject_result(RejectCode::canister_error,
+                      fmt::format("canister {} did not reply to the call (R6)", id_.to_string())));
+}
+
+[[gnu::noinline]] void CanisterRt::finish_with_woken(CallContext* cc) {
   const std::vector<CallContext*> woken = take_woken(cc);
   for (CallContext* w : woken)
-    did_not_reply(w);
+    if (returned_without_reply(w)) reply_did_not_reply(w);
   commit_execution();
   maybe_close(cc);
   for (CallContext* w : woken)

@@ -396,6 +396,12 @@ class CanisterRt {
   void execute_response(Response&& resp);
   void begin_execution(CallContext* cc);
   void finish_execution(CallContext* cc);
+  std::optional<Reject> refusal(const MethodEntry* m, std::string_view name) const;
+  // finish_execution's rare paths, out of line so that the common one stays small: a trap
+  // forced by the runtime, a context that returned without replying (R6), other contexts woken.
+  void finish_forced_trap(CallContext* cc);
+  void reply_did_not_reply(CallContext* cc);
+  void finish_with_woken(CallContext* cc);
   void trap_execution(CallContext* cc, const std::string& message);
   void commit_execution();
   // If the root task finished: answer the caller; returns a trap message if it threw.
