@@ -200,7 +200,10 @@ void CanisterRt::slot_abandon(SlotRef ref) {
 
 // ---------------------------------------------------------------- contexts
 
-[[gnu::always_inline]] inline CallContext* CanisterRt::new_context() {
+// A call context for `req`, which arrived through `from` (nullptr: ingress or system). Every
+// field is set here, once.
+[[gnu::always_inline]] inline CallContext* CanisterRt::new_context(const Request& req,
+                                                                  PeerQueues* from) {
   CallContext* cc;
   if (free_context_ != UINT32_MAX) {
     cc = &contexts_[free_context_];
@@ -209,15 +212,18 @@ void CanisterRt::slot_abandon(SlotRef ref) {
     cc = &contexts_.emplace_back(this);
     cc->index = static_cast<uint32_t>(contexts_.size() - 1);
   }
+  const bool ingress = !req.from.valid();
   cc->live = true;
-  cc->from_ingress = false;
-  cc->from_system = false;
-  cc->ingress = {};
-  cc->caller = {};
-  cc->caller_slot = {};
-  cc->caller_call_seq = 0;
-  cc->kind = MethodKind::update;
-  cc->cycles_available = 0;
+  cc->from_ingress = ingress && !req.system;
+  cc->from_system = req.system;
+  cc->ingress = req.ingress;
+  cc->caller = req.from;
+  cc->caller_slot = req.callback;
+  cc->caller_call_seq = req.call_seq;
+  cc->reply_pq = ingress ? nullptr : from;
+  cc->method = {};
+  cc->kind = MethodKind::update;  // until the method is known (a refusal replies as an update)
+  cc->cycles_available = req.cycles;
   cc->replied = false;
   cc->outstanding = 0;
   cc->root = {};
@@ -333,18 +339,8 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
 }
 
 void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
-  const bool ingress = !req.from.valid();
   record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
-  CallContext* cc = new_context();
-  cc->from_ingress = ingress && !req.system;
-  cc->from_system = req.system;
-  cc->ingress = req.ingress;
-  cc->caller = req.from;
-  cc->caller_slot = req.callback;
-  cc->caller_call_seq = req.call_seq;
-  cc->reply_pq = ingress ? nullptr : from;
-  cc->method = {};
-  cc->cycles_available = req.cycles;
+  CallContext* cc = new_context(req, from);
   begin_execution(cc);
 
   const std::string_view name = req.method;

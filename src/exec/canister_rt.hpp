@@ -428,7 +428,7 @@ class CanisterRt {
   std::vector<CallContext*> take_woken(CallContext* cc);
   void maybe_close(CallContext* cc);
   void touch(CallContext& cc);
-  CallContext* new_context();
+  CallContext* new_context(const Request& req, PeerQueues* from);
   void free_context(CallContext* cc);
   uint32_t alloc_slot();
   void free_slot(uint32_t index);
