@@ -119,8 +119,9 @@ namespace detail {
 // Recycled payload buffers: encode() takes its vector from a small per-thread cache, and the
 // runtime gives back the buffers of payloads it has consumed (a request's arguments once the
 // method has decoded them, a reply once the call's result is decoded). A round trip's two
-// payloads then cost no malloc/free in steady state. A taken buffer is always empty; only its
-// capacity is reused. Bounded: at most `max_buffers` buffers of at most `max_capacity` bytes.
+// payloads then cost no malloc/free in steady state (and the runtime carries payloads of up to
+// 23 bytes inline, without a buffer at all: detail/payload.hpp). A taken buffer is always
+// empty; only its capacity is reused. Bounded: at most `max_buffers` buffers of at most `max_capacity` bytes.
 struct BufferCache {
   static constexpr size_t max_buffers = 64;
   static constexpr size_t max_capacity = 256;
