@@ -121,7 +121,8 @@ namespace detail {
 // method has decoded them, a reply once the call's result is decoded). A round trip's two
 // payloads then cost no malloc/free in steady state (and the runtime carries payloads of up to
 // 23 bytes inline, without a buffer at all: detail/payload.hpp). A taken buffer is always
-// empty; only its capacity is reused. Bounded: at most `max_buffers` buffers of at most `max_capacity` bytes.
+// empty; only its capacity is reused. Bounded: at most `max_buffers` buffers of at most
+// `max_capacity` bytes.
 struct BufferCache {
   static constexpr size_t max_buffers = 64;
   static constexpr size_t max_capacity = 256;
@@ -154,13 +155,21 @@ inline void recycle_buffer(Bytes&& b) noexcept {
 }
 }  // namespace detail
 
+namespace detail {
+// The encoding of raw-codec values: their bytes one after the other (cereal's binary format).
+template <class... Args>
+void write_raw(uint8_t* out, const Args&... args) {
+  size_t at = 0;
+  ((std::memcpy(out + at, &args, sizeof(Args)), at += sizeof(Args)), ...);
+}
+}  // namespace detail
+
 template <class... Args>
 Bytes encode(const Args&... args) {
   Bytes out = detail::take_buffer();
   if constexpr (sizeof...(Args) > 0 && detail::all_raw_v<Args...>) {
     out.resize((sizeof(Args) + ...));
-    size_t at = 0;
-    ((std::memcpy(out.data() + at, &args, sizeof(Args)), at += sizeof(Args)), ...);
+    detail::write_raw(out.data(), args...);
   } else if constexpr (sizeof...(Args) > 0) {
     detail::BytesWriteBuf buf(out);
     detail::PooledStream<std::ostream> os(&buf);

@@ -203,7 +203,7 @@ void CanisterRt::slot_abandon(SlotRef ref) {
 // A call context for `req`, which arrived through `from` (nullptr: ingress or system). Every
 // field is set here, once.
 [[gnu::always_inline]] inline CallContext* CanisterRt::new_context(const Request& req,
-                                                                  PeerQueues* from) {
+                                                                   PeerQueues* from) {
   CallContext* cc;
   if (free_context_ != UINT32_MAX) {
     cc = &contexts_[free_context_];
@@ -298,10 +298,21 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
   if (snapshots_) code_->save_state();
 }
 
-// Why a request may not run here (R9, R5, R11, R16, R17), or nothing. Out of line: the common
-// case never needs it (execute_request checks that first).
-[[gnu::noinline]] std::optional<Reject> CanisterRt::refusal(const MethodEntry* m,
-                                                            std::string_view name) const {
+void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
+  record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
+  CallContext* cc = new_context(req, from);
+  begin_execution(cc);
+
+  const std::string_view name = req.method;
+  const MethodEntry* m = nullptr;
+  if (code_) {
+    if (method_cache_ != nullptr && same_name(method_cache_->name, name)) {
+      m = method_cache_;
+    } else {
+      m = code_->method_table().find(name);
+      if (m != nullptr) method_cache_ = m;
+    }
+  }
   std::optional<Reject> refuse;
   if (!code_) {
     refuse =
@@ -335,31 +346,6 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
                                 "mode (R17): an update cannot call it",
                                 name)};
   }
-  return refuse;
-}
-
-void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
-  record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
-  CallContext* cc = new_context(req, from);
-  begin_execution(cc);
-
-  const std::string_view name = req.method;
-  const MethodEntry* m = nullptr;
-  if (code_) {
-    if (method_cache_ != nullptr && same_name(method_cache_->name, name)) {
-      m = method_cache_;
-    } else {
-      m = code_->method_table().find(name);
-      if (m != nullptr) method_cache_ = m;
-    }
-  }
-  // The usual case, checked first: an update-mode execution of a known, allowed method.
-  const bool plain = !query_mode_ && code_ && status_ == CanisterStatus::running &&
-                     open_contexts_ <= cfg_.call_contexts_max_per_canister && m != nullptr &&
-                     m->kind != MethodKind::composite_query;
-  std::optional<Reject> refuse;
-  if (!plain) [[unlikely]]
-    refuse = refusal(m, name);
   if (refuse) {
     reply(*cc, tl::unexpected<Reject>(std::move(*refuse)));
     finish_execution(cc);

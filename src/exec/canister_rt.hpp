@@ -396,7 +396,6 @@ class CanisterRt {
   void execute_response(Response&& resp);
   void begin_execution(CallContext* cc);
   void finish_execution(CallContext* cc);
-  std::optional<Reject> refusal(const MethodEntry* m, std::string_view name) const;
   // finish_execution's rare paths, out of line so that the common one stays small: a trap
   // forced by the runtime, a context that returned without replying (R6), other contexts woken.
   void finish_forced_trap(CallContext* cc);

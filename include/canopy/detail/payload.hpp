@@ -22,7 +22,8 @@ namespace canopy::detail {
 
 class Payload {
  public:
-  // With the length byte next to it, the inline form is as large as a Bytes.
+  // The inline bytes share the storage of a Bytes (24 bytes); 23 of them carry a payload, which
+  // fits every scalar argument list up to e.g. (uint64, uint64, uint32, uint16, uint8).
   static constexpr size_t inline_max = sizeof(Bytes) - 1;
 
   Payload() noexcept : len_(0) {}
@@ -81,7 +82,6 @@ class Payload {
     if (is_heap()) return std::move(heap_);
     return Bytes(inline_, inline_ + len_);
   }
-  Bytes to_bytes() const& { return Bytes(data(), data() + size()); }
   // Done with the bytes: a buffer goes back to the per-thread cache (codec.hpp). The payload is
   // empty afterwards.
   void recycle() noexcept {
@@ -116,8 +116,7 @@ Payload encode_payload(const Args&... args) {
     return Payload();
   } else if constexpr (all_raw_v<Args...> && (sizeof(Args) + ...) <= Payload::inline_max) {
     uint8_t bytes[(sizeof(Args) + ...)];
-    size_t at = 0;
-    ((std::memcpy(bytes + at, &args, sizeof(Args)), at += sizeof(Args)), ...);
+    write_raw(bytes, args...);
     return Payload::copy_of(bytes, sizeof(bytes));
   } else {
     return Payload(encode(args...));
