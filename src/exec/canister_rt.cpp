@@ -649,8 +649,8 @@ void CanisterRt::charge(uint64_t cost) {
   CANOPY_ASSERT(executing_, "charge outside an execution");
   exec_.cost += cost;
   if (exec_.cost > cfg_.message_cost_max && !exec_.forced_trap) {
-    exec_.forced_trap =
-        fmt::format("cost limit of {} units per message exceeded (R14)", cfg_.message_cost_max);
+    exec_.forced_trap = std::make_unique<std::string>(
+        fmt::format("cost limit of {} units per message exceeded (R14)", cfg_.message_cost_max));
     throw Trap(*exec_.forced_trap);
   }
 }
@@ -1112,9 +1112,9 @@ ReadyTicket CanisterRt::post_ready(CallContext& cc, Waiter w) {
   }
   if (exec_.wake_ups >= cfg_.wake_ups_max_per_message) {
     if (!exec_.forced_trap) {
-      exec_.forced_trap = fmt::format(
+      exec_.forced_trap = std::make_unique<std::string>(fmt::format(
           "more than {} wake-ups in one message execution (wake_ups_max_per_message, R18)",
-          cfg_.wake_ups_max_per_message);
+          cfg_.wake_ups_max_per_message));
     }
     return ReadyTicket{};  // never runs: the execution traps
   }
@@ -1129,7 +1129,7 @@ void CanisterRt::cancel_ready(uint64_t seq) {
 }
 
 void CanisterRt::trap_later(std::string_view message) {
-  if (executing_ && !exec_.forced_trap) exec_.forced_trap = std::string(message);
+  if (executing_ && !exec_.forced_trap) exec_.forced_trap = std::make_unique<std::string>(message);
 }
 
 void CanisterRt::drain_ready() {

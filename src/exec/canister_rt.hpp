@@ -245,7 +245,7 @@ class CanisterRt {
   }
   // The queues staged by the last stage_outputs, in commit order. Read-only while the routing
   // phase runs (each routing shard drains the transit rings of the queues it owns).
-  using QueueList = SmallVec<PeerQueues*, 4>;
+  using QueueList = SmallVec<PeerQueues*, 2>;
   const QueueList& staged_outputs() const { return queue_lists_[dirty_ ^ 1]; }
   // Prefetch hint for the routing phase's walk: the queue pairs on the staged list. Prefetch
   // instructions only, and no load of anything but the staged list (read-only while routing
@@ -371,13 +371,16 @@ class CanisterRt {
     uint64_t cost = 0;
     uint64_t balance_before = 0;
     uint64_t wake_ups = 0;  // posted so far (Config::wake_ups_max_per_message)
-    SmallVec<uint32_t, 8> new_slots;
+    // Inline room for the common executions (one call, one message sent, one context touched);
+    // more spill to the heap once and keep that capacity. Small inline parts keep the hot
+    // fields of CanisterRt on few cache lines.
+    SmallVec<uint32_t, 2> new_slots;
     // The output queues this execution appended to, one entry per message in send order. The
     // messages sit at the end of their queues (PeerQueues::exec_pushed of them) and are counted
     // by the capacity checks at once; a trap pops them (R7).
-    SmallVec<PeerQueues*, 4> sent;
-    SmallVec<ContextUndo, 2> touched;
-    std::optional<std::string> forced_trap;
+    SmallVec<PeerQueues*, 2> sent;
+    SmallVec<ContextUndo, 1> touched;
+    std::unique_ptr<std::string> forced_trap;  // rare: a pointer keeps Execution small
     std::vector<std::function<void()>> on_commit;
     std::vector<CallContext*> woken;       // contexts with posted wake-ups (CallContext::woken)
     CallContext* saved_current = nullptr;  // current_context() of an enclosing execution
