@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Runs canopy's and CAF's request/response and fan-out workloads side by side (same machine,
-# same run). Each calls workload runs RUNS times (default 3), alternating canopy and CAF, so
-# that a slow spell of the machine hits both; compare the pairs, not single numbers.
-# Usage: bench/run.sh   (builds the release preset first)   RUNS=5 bench/run.sh
+# same run). Each calls workload runs RUNS times (default 21), alternating canopy and CAF, so
+# that a slow spell of the machine hits both; compare the pairs, not single numbers. A pair
+# takes about 1.5 s; on a noisy VM the median of a few pairs still swings by 15 %, of 21 much
+# less (the whole script takes about a minute and a half).
+# Usage: bench/run.sh   (builds the release preset first)   RUNS=7 bench/run.sh
 # stdout carries only the JSON results; builds, progress and the final summary (each pair, then
 # the median ratio per workload) go to stderr.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${RUNS:-3}
+RUNS=${RUNS:-21}
 ./scripts/install-deps.sh >&2
 cmake --preset release -DCANOPY_BUILD_BENCH=ON >/dev/null
 cmake --build --preset release --target canopy_cli caf_bench >&2
