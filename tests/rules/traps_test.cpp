@@ -52,6 +52,8 @@ struct Worker : Canister<WorkerState> {
     m.update("trap_std", &Worker::trap_std);
     m.update("trap_unknown", &Worker::trap_unknown);
     m.update("call_then_trap", &Worker::call_then_trap);
+    m.update("many_calls", &Worker::many_calls);
+    m.update("many_calls_then_trap", &Worker::many_calls_then_trap);
     m.update("reply_then_trap", &Worker::reply_then_trap);
     m.update("trap_in_callback", &Worker::trap_in_callback);
     m.update("reply_then_trap_in_callback", &Worker::reply_then_trap_in_callback);
@@ -85,6 +87,19 @@ struct Worker : Canister<WorkerState> {
     (void)a;
     (void)b;
     throw Trap("call_then_trap: deliberate");
+  }
+  // Six calls to two peers (one on each subnet), some with cycles: more than the execution's
+  // bookkeeping holds inline, so its lists spill to the heap before the trap unwinds them.
+  void many_calls(Ctx& ctx, CanisterId remote) {
+    state().x += 1;
+    for (uint64_t i = 1; i <= 3; ++i) {
+      (void)ctx.call_with<void>(CallOptions{.cycles = 100}, state().log, "record", i);
+      (void)ctx.call<void>(remote, "record", i + 3);
+    }
+  }
+  void many_calls_then_trap(Ctx& ctx, CanisterId remote) {
+    many_calls(ctx, remote);
+    throw Trap("many_calls_then_trap: deliberate");
   }
   // Replies, then traps in the same execution: the reply is rolled back too.
   uint64_t reply_then_trap(Ctx& ctx) {
@@ -227,6 +242,29 @@ TEST(R7_Traps, TrapRollsBackTheCallsAndCyclesOfThatExecution) {
   EXPECT_EQ(f.h.balance(f.worker), 10'000u) << "the attached cycles are back";
   EXPECT_EQ(f.state().x, 0u);
   EXPECT_EQ(f.h.rt().info(f.worker)->outstanding_calls, 0u);
+}
+
+TEST(R7_Traps, TrapRollsBackEveryCallOfAnExecutionThatMadeMany) {
+  Fixture f(10'000);
+  const auto before = f.h.rt().stats();
+  auto r = f.h.update<void>(f.worker, "many_calls_then_trap", f.remote_log);
+  ASSERT_FALSE(r);
+  EXPECT_TRUE(contains(r.error().message, "many_calls_then_trap: deliberate"))
+      << r.error().message;
+  f.h.settle();
+  EXPECT_TRUE(f.logged(f.log).empty()) << "a rolled-back call must never reach the callee";
+  EXPECT_TRUE(f.logged(f.remote_log).empty()) << "nor one to another subnet";
+  EXPECT_EQ(f.h.rt().stats().calls_accepted, before.calls_accepted);
+  EXPECT_EQ(f.h.balance(f.worker), 10'000u) << "the attached cycles are back";
+  EXPECT_EQ(f.state().x, 0u);
+  EXPECT_EQ(f.h.rt().info(f.worker)->outstanding_calls, 0u);
+  // The same execution without the trap: all six calls go out (so the checks above can fail).
+  ASSERT_TRUE(f.h.update<void>(f.worker, "many_calls", f.remote_log));
+  f.h.settle();
+  EXPECT_EQ(f.logged(f.log), (std::vector<uint64_t>{1, 2, 3}));
+  EXPECT_EQ(f.logged(f.remote_log), (std::vector<uint64_t>{4, 5, 6}));
+  EXPECT_EQ(f.h.rt().stats().calls_accepted, before.calls_accepted + 6);  // inter-canister only
+  EXPECT_EQ(f.state().x, 1u);
 }
 
 TEST(R7_Traps, TrapRollsBackAReplyMadeInTheSameExecution) {
