@@ -385,9 +385,7 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     route_mask_.resize(active_.size());
     executor.for_each_block(active_.size(), [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
-        // Hints: the next canisters' hot fields (prefetch only: may be past this block), then,
-        // within the block, what their first execution reads.
-        if (i + 4 < active_.size()) active_[i + 4]->prefetch_self();
+        // Hints, within the block: what the next canisters' first executions read.
         if (i + 3 < end) active_[i + 3]->prefetch_input(1);
         if (i + 2 < end) active_[i + 2]->prefetch_input(2);
         if (i + 1 < end) active_[i + 1]->prefetch_input(3);
