@@ -186,27 +186,6 @@ class CanisterRt {
 
   // ---- execution (parallel phase) ----
   bool has_input() const { return !ready_.empty(); }
-  // Prefetch hints for the execution phase's walk over a block of canisters, stage 1 first, one
-  // canister apart (each stage reads what the previous one fetched): the ready list's front,
-  // the queue pair it names, that queue's first message. These read the canister's own state:
-  // only for canisters of the caller's own block (Executor::for_each_block).
-  void prefetch_input(int stage) const {
-    if (ready_.empty()) return;
-    if (stage == 1) {
-      __builtin_prefetch(&ready_.front());
-      return;
-    }
-    const PeerQueues* pq = ready_.front();
-    if (stage == 2) {
-      __builtin_prefetch(pq);
-      __builtin_prefetch(&pq->in.msgs);
-      return;
-    }
-    if (pq->in.msgs.empty()) return;
-    const auto* m = reinterpret_cast<const char*>(&pq->in.msgs.front());
-    __builtin_prefetch(m);
-    __builtin_prefetch(m + sizeof(Message) - 1);
-  }
   // Executes messages from the input queues round-robin until none is left or the canister's
   // round budget is spent. Returns the cost used.
   uint64_t run_iteration(uint64_t budget);

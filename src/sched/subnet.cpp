@@ -385,10 +385,9 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
     route_mask_.resize(active_.size());
     executor.for_each_block(active_.size(), [&](size_t begin, size_t end) {
       for (size_t i = begin; i < end; ++i) {
-        // Hints, within the block: what the next canisters' first executions read.
-        if (i + 3 < end) active_[i + 3]->prefetch_input(1);
-        if (i + 2 < end) active_[i + 2]->prefetch_input(2);
-        if (i + 1 < end) active_[i + 1]->prefetch_input(3);
+        // No prefetch hints: measured on 2026-12-06, a three-stage pipeline of them (ready list,
+        // queue pair, first message, one canister apart each) cost 74 instructions per round
+        // trip and gained nothing at 1,000 pairs; at 10,000 pairs it was 9 % slower.
         CanisterRt& c = *active_[i];
         CANOPY_ASSERT(c.has_input(), "a canister picked to execute has no input");
         costs_[i] = c.run_iteration(budget);
