@@ -21,7 +21,10 @@ namespace canopy {
 template <class R = void>
 class [[nodiscard]] Call {
  public:
-  Call(detail::CanisterRt* rt, detail::IssueResult issued)
+  // The hot members are always inlined into the awaiting coroutine (measured 2026-12-06: left
+  // to GCC's heuristics, take/~Call/the constructor stayed out-of-line calls, ~75 instructions
+  // per round trip of `canopy bench calls`).
+  [[gnu::always_inline]] Call(detail::CanisterRt* rt, detail::IssueResult issued)
       : rt_(rt), ref_(issued.ref), error_(std::move(issued.error)) {}
   Call(Call&& o) noexcept
       : rt_(std::exchange(o.rt_, nullptr)),
@@ -40,7 +43,7 @@ class [[nodiscard]] Call {
   }
   Call(const Call&) = delete;
   Call& operator=(const Call&) = delete;
-  ~Call() { drop(); }
+  [[gnu::always_inline]] ~Call() { drop(); }
 
   // True when the call failed synchronously (R1): no response will come.
   bool failed_synchronously() const { return error_ != nullptr; }
@@ -52,10 +55,10 @@ class [[nodiscard]] Call {
   // A failed call never suspends; otherwise one visit to the slot registers the coroutine, or
   // resumes it at once if the response is already there.
   bool await_ready() const noexcept { return error_ != nullptr || rt_ == nullptr; }
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
+  [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<> h) noexcept {
     return detail::slot_wait_if_pending(rt_, ref_, detail::Waiter{&resume_handle, h.address(), 0});
   }
-  Result<R> await_resume() { return take(); }
+  [[gnu::always_inline]] Result<R> await_resume() { return take(); }
 
   // For combinators: register a waiter instead of a coroutine.
   void on_ready(detail::Waiter w) noexcept { detail::slot_wait(rt_, ref_, w); }
@@ -65,7 +68,7 @@ class [[nodiscard]] Call {
     return !error_ && rt_ != nullptr && detail::slot_wait_if_pending(rt_, ref_, w);
   }
   // Takes the result; the call must be ready. Consumes the call.
-  Result<R> take() {
+  [[gnu::always_inline]] Result<R> take() {
     if (error_) return tl::unexpected<Reject>(*error_);
     CANOPY_ASSERT(rt_ != nullptr, "Call already consumed");
     Result<detail::Payload> raw = detail::slot_take(std::exchange(rt_, nullptr), ref_, &refund_);
@@ -85,7 +88,7 @@ class [[nodiscard]] Call {
   static void resume_handle(void* addr, uint64_t) noexcept {
     std::coroutine_handle<>::from_address(addr).resume();
   }
-  void drop() noexcept {
+  [[gnu::always_inline]] void drop() noexcept {
     if (rt_ != nullptr && !error_) detail::slot_abandon(rt_, ref_);
     rt_ = nullptr;
   }
@@ -104,7 +107,7 @@ class WhenAllSettledCalls {
   explicit WhenAllSettledCalls(std::vector<Call<R>> calls) : calls_(std::move(calls)) {}
   bool await_ready() noexcept { return calls_.empty(); }
   // One pass: registers a waiter on each pending call; resumes at once if none is pending.
-  bool await_suspend(std::coroutine_handle<> h) noexcept {
+  [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<> h) noexcept {
     parent_ = h;
     for (auto& c : calls_)
       if (c.wait_if_pending(detail::Waiter{&arm_done, this, 0})) ++pending_;

@@ -180,16 +180,19 @@ Bytes encode(const Args&... args) {
 }
 
 namespace detail {
+// Out of line and cold, so that the fixed-size decode below stays a few moves that inline into
+// its caller (the reply of every call goes through it).
+[[noreturn, gnu::cold, gnu::noinline]] inline void throw_payload_size(size_t expected, size_t got) {
+  throw MalformedPayload("malformed payload: expected " + std::to_string(expected) +
+                         " bytes, got " + std::to_string(got));
+}
 // decode_tuple of `size` bytes at `data` (the runtime's inline payloads, detail/payload.hpp).
 template <class... Args>
 std::tuple<Args...> decode_view(const uint8_t* data, size_t size) {
   std::tuple<Args...> values;
   if constexpr (sizeof...(Args) > 0 && detail::all_raw_v<Args...>) {
     constexpr size_t total = (sizeof(Args) + ...);
-    if (size != total) {
-      throw MalformedPayload("malformed payload: expected " + std::to_string(total) +
-                             " bytes, got " + std::to_string(size));
-    }
+    if (size != total) throw_payload_size(total, size);
     size_t at = 0;
     std::apply([&](auto&... v) { ((std::memcpy(&v, data + at, sizeof(v)), at += sizeof(v)), ...); },
                values);

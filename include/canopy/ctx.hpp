@@ -48,12 +48,12 @@ class Ctx {
 
   // Issue a call (R1-R5, R8, R10). Args are encoded with canopy::encode.
   template <class R = void, class... Args>
-  Call<R> call(CanisterId to, std::string_view method, const Args&... args) {
+  [[gnu::always_inline]] Call<R> call(CanisterId to, std::string_view method, const Args&... args) {
     return call_with<R>(CallOptions{}, to, method, args...);
   }
   template <class R = void, class... Args>
-  Call<R> call_with(const CallOptions& options, CanisterId to, std::string_view method,
-                    const Args&... args) {
+  [[gnu::always_inline]] Call<R> call_with(const CallOptions& options, CanisterId to,
+                                           std::string_view method, const Args&... args) {
     // Scalars travel inline in the request (detail/payload.hpp): no buffer.
     auto issued = detail::issue_call(*cc_, to, method, detail::encode_payload(args...), options);
     return Call<R>(rt(), std::move(issued));

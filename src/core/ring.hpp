@@ -86,15 +86,16 @@ class Ring {
   }
 
   template <class... Args>
-  T& emplace_back(Args&&... args) {
-    if (size_ == cap_) grow();
+  [[gnu::always_inline]] T& emplace_back(Args&&... args) {
+    if (size_ == cap_) [[unlikely]]
+      grow();
     T* p = data_ + ((head_ + size_) & (cap_ - 1));
     std::construct_at(p, std::forward<Args>(args)...);
     ++size_;
     return *p;
   }
-  void push_back(T&& v) { emplace_back(std::move(v)); }
-  void push_back(const T& v) { emplace_back(v); }
+  [[gnu::always_inline]] void push_back(T&& v) { emplace_back(std::move(v)); }
+  [[gnu::always_inline]] void push_back(const T& v) { emplace_back(v); }
 
   void pop_front() {
     CANOPY_ASSERT(size_ > 0, "Ring::pop_front on an empty ring");
@@ -127,7 +128,7 @@ class Ring {
   }
 
  private:
-  void grow() {
+  [[gnu::noinline]] void grow() {
     const size_t cap = cap_ == 0 ? 2 : cap_ * 2;
     CANOPY_ASSERT(cap <= max_capacity, "Ring grew beyond max_capacity");
     T* fresh = std::allocator<T>{}.allocate(cap);

@@ -793,7 +793,12 @@ bool CanisterRt::try_induct_request(Message& msg, PeerQueues* via, Reject& refus
 }
 
 bool CanisterRt::try_induct_all(Ring<Message>& batch, PeerQueues& via) {
+  // One message (one call in flight per pair): inlined here, so that routing it is one call.
   if (batch.size() == 1) return induct_one(batch, via);
+  return induct_batch(batch, via);
+}
+
+[[gnu::noinline]] bool CanisterRt::induct_batch(Ring<Message>& batch, PeerQueues& via) {
   if (!via.in.msgs.empty() || batch.empty()) return false;
   // Check everything first: on any doubt, nothing is changed and the caller takes the slow path.
   size_t requests = 0;
@@ -833,7 +838,7 @@ bool CanisterRt::try_induct_all(Ring<Message>& batch, PeerQueues& via) {
   return true;
 }
 
-bool CanisterRt::induct_one(Ring<Message>& batch, PeerQueues& via) {
+[[gnu::always_inline]] inline bool CanisterRt::induct_one(Ring<Message>& batch, PeerQueues& via) {
   // One message: checked and applied in one pass (a refusal has nothing to undo).
   Message& m = batch.front();
   if (auto* req = std::get_if<Request>(&m)) {

@@ -253,6 +253,7 @@ class CanisterRt {
   // a dropped or duplicate response, a non-empty input queue).
   bool try_induct_all(Ring<Message>& batch, PeerQueues& via);
   bool induct_one(Ring<Message>& batch, PeerQueues& via);
+  bool induct_batch(Ring<Message>& batch, PeerQueues& via);  // try_induct_all of 0 or >= 2
   // Enqueue an ingress message (R11). Returns a reject if the ingress queue is full.
   std::optional<Reject> induct_ingress(Request&& req);
   // R10: produce SYS_UNKNOWN for bounded-wait calls whose deadline has passed.
@@ -406,7 +407,8 @@ class CanisterRt {
   void free_slot(uint32_t index);
   Slot* find_slot(SlotRef ref);
   const Slot* find_slot(SlotRef ref) const;
-  void schedule_input(PeerQueues& pq) {
+  // Always inlined: GCC otherwise split it into an out-of-line part called on every induction.
+  [[gnu::always_inline]] void schedule_input(PeerQueues& pq) {
     if (!pq.in_scheduled && !pq.in.msgs.empty()) {
       pq.in_scheduled = true;
       ready_.push_back(&pq);

@@ -179,7 +179,10 @@ size_t Subnet::routing_shards(size_t executed, const Executor& executor) const {
              : 1;
 }
 
-bool Subnet::prepare_routes(CanisterRt& c, size_t shards, uint64_t& shard_mask) {
+// Always inlined into the execution phase's loop, its only caller (an out-of-line call per
+// executed canister, measured 2026-12-06).
+[[gnu::always_inline]] inline bool Subnet::prepare_routes(CanisterRt& c, size_t shards,
+                                                          uint64_t& shard_mask) {
   bool remote = false;
   c.stage_outputs([&](PeerQueues& pq) {
     refresh_route(pq);

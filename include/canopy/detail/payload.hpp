@@ -84,8 +84,8 @@ class Payload {
   }
   // Done with the bytes: a buffer goes back to the per-thread cache (codec.hpp). The payload is
   // empty afterwards.
-  void recycle() noexcept {
-    if (is_heap()) {
+  [[gnu::always_inline]] void recycle() noexcept {
+    if (is_heap()) [[unlikely]] {
       recycle_buffer(std::move(heap_));
       heap_.~Bytes();
     }
