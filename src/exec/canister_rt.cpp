@@ -117,12 +117,14 @@ std::vector<IngressReply> CanisterRt::take_ingress_replies() {
   return idx;
 }
 
-[[gnu::always_inline]] inline void CanisterRt::free_slot(uint32_t idx) {
+[[gnu::always_inline]] inline void CanisterRt::free_slot(uint32_t idx, bool result_taken) {
   Slot& s = slots_[idx];
   CANOPY_ASSERT(s.state != Slot::State::free, "double free of a call slot");
   s.state = Slot::State::free;
   ++s.generation;
-  s.result = Result<Payload>{};
+  // A taken result was moved out (an empty payload or reject is left, owning no memory); any
+  // other is released now. The next call in this slot assigns its own.
+  if (!result_taken) s.result = Result<Payload>{};
   s.lazy = nullptr;
   s.waiter = {};
   s.cc = nullptr;
@@ -172,7 +174,7 @@ void CanisterRt::slot_wait(SlotRef ref, Waiter waiter) {
   }
   Result<Payload> r = std::move(s->result);
   if (refund != nullptr) *refund = s->refund;
-  free_slot(ref.index);
+  free_slot(ref.index, /*result_taken=*/true);
   return r;
 }
 

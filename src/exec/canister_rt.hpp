@@ -404,7 +404,7 @@ class CanisterRt {
   CallContext* new_context(const Request& req, PeerQueues* from);
   void free_context(CallContext* cc);
   uint32_t alloc_slot();
-  void free_slot(uint32_t index);
+  void free_slot(uint32_t index, bool result_taken = false);
   Slot* find_slot(SlotRef ref);
   const Slot* find_slot(SlotRef ref) const;
   // Always inlined: GCC otherwise split it into an out-of-line part called on every induction.

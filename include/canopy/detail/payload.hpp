@@ -125,7 +125,7 @@ Payload encode_payload(const Args&... args) {
 
 // canopy::decode / decode_result from a Payload.
 template <class T>
-T decode_payload(const Payload& p) {
+[[gnu::always_inline]] inline T decode_payload(const Payload& p) {
   if constexpr (std::is_void_v<T>) {
     decode_view<>(p.data(), p.size());
   } else {
