@@ -204,12 +204,12 @@ void Subnet::route_local_phase(const std::vector<CanisterRt*>& executed, size_t 
     // Only the executed canisters with messages for this shard, from the dense masks: the shard
     // never touches the others (their memory is in the other threads' caches).
     const uint64_t bit = shard_bit(k);
-    size_t ahead = 0;  // the next canister for this shard after the current one (prefetch)
-    for (size_t i = 0; i < executed.size(); ++i) {
+    const size_t n = executed.size();
+    for (size_t i = 0; i < n; ++i) {
       if (!(route_mask_[i] & bit)) continue;
-      for (ahead = std::max(ahead, i + 1); ahead < executed.size() && !(route_mask_[ahead] & bit);)
-        ++ahead;
-      if (ahead < executed.size()) executed[ahead]->prefetch_staged();
+      // Prefetch the next canister's staged queues if it has messages for this shard (the
+      // common case: a shard's canisters are a contiguous block of the executed ones).
+      if (i + 1 < n && (route_mask_[i + 1] & bit)) executed[i + 1]->prefetch_staged();
       const CanisterRt& src = *executed[i];
       const CanisterRt::QueueList& staged = src.staged_outputs();
       for (size_t q = 0; q < staged.size(); ++q) {
