@@ -300,6 +300,43 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
   if (snapshots_) code_->save_state();
 }
 
+// Why a request is refused before its method runs (execute_request), or nullopt.
+[[gnu::noinline]] std::optional<Reject> CanisterRt::request_refusal(const MethodEntry* m,
+                                                                    std::string_view name) const {
+  if (!code_) {
+    return Reject{RejectCode::canister_error, fmt::format("canister {} is empty", id_.to_string())};
+  } else if (!query_mode_ && status_ != CanisterStatus::running) {
+    // R9: requests queued before stop() are rejected at execution, not run.
+    return Reject{RejectCode::canister_error,
+                  fmt::format("canister {} is {} (R9)", id_.to_string(),
+                              status_ == CanisterStatus::stopping ? "stopping" : "stopped")};
+  } else if (!query_mode_ && open_contexts_ > cfg_.call_contexts_max_per_canister) {
+    return Reject{RejectCode::sys_transient, fmt::format("canister {} has {} open call contexts "
+                                                         "(call_contexts_max_per_canister, R5)",
+                                                         id_.to_string(), open_contexts_ - 1)};
+  } else if (m == nullptr) {
+    return Reject{RejectCode::canister_error,
+                  fmt::format("canister {} has no method '{}'", id_.to_string(), name)};
+  } else if (query_mode_) {
+    if (m->kind == MethodKind::update) {
+      return Reject{RejectCode::canister_error,
+                    fmt::format("'{}' is an update method; a query cannot call it (R16)", name)};
+    } else if (m->kind == MethodKind::composite_query &&
+               *query_mode_ != MethodKind::composite_query) {
+      return Reject{RejectCode::canister_error,
+                    fmt::format("'{}' is a composite query; only a composite query may call it "
+                                "(R17)",
+                                name)};
+    }
+  } else if (m->kind == MethodKind::composite_query) {
+    return Reject{RejectCode::canister_error,
+                  fmt::format("'{}' is a composite query and cannot be executed in replicated "
+                              "mode (R17): an update cannot call it",
+                              name)};
+  }
+  return std::nullopt;
+}
+
 void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
   record(TraceKind::execute_request, req.from, id_, req.call_seq, 0, req.method);
   CallContext* cc = new_context(req, from);
@@ -315,39 +352,13 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
       if (m != nullptr) method_cache_ = m;
     }
   }
+  // The common case (a known update or query method, running, in replicated mode) in one test;
+  // the checks that can refuse (R5, R9, R16, R17) out of line.
   std::optional<Reject> refuse;
-  if (!code_) {
-    refuse =
-        Reject{RejectCode::canister_error, fmt::format("canister {} is empty", id_.to_string())};
-  } else if (!query_mode_ && status_ != CanisterStatus::running) {
-    // R9: requests queued before stop() are rejected at execution, not run.
-    refuse = Reject{RejectCode::canister_error,
-                    fmt::format("canister {} is {} (R9)", id_.to_string(),
-                                status_ == CanisterStatus::stopping ? "stopping" : "stopped")};
-  } else if (!query_mode_ && open_contexts_ > cfg_.call_contexts_max_per_canister) {
-    refuse = Reject{RejectCode::sys_transient, fmt::format("canister {} has {} open call contexts "
-                                                           "(call_contexts_max_per_canister, R5)",
-                                                           id_.to_string(), open_contexts_ - 1)};
-  } else if (m == nullptr) {
-    refuse = Reject{RejectCode::canister_error,
-                    fmt::format("canister {} has no method '{}'", id_.to_string(), name)};
-  } else if (query_mode_) {
-    if (m->kind == MethodKind::update) {
-      refuse = Reject{RejectCode::canister_error,
-                      fmt::format("'{}' is an update method; a query cannot call it (R16)", name)};
-    } else if (m->kind == MethodKind::composite_query &&
-               *query_mode_ != MethodKind::composite_query) {
-      refuse = Reject{RejectCode::canister_error,
-                      fmt::format("'{}' is a composite query; only a composite query may call it "
-                                  "(R17)",
-                                  name)};
-    }
-  } else if (m->kind == MethodKind::composite_query) {
-    refuse = Reject{RejectCode::canister_error,
-                    fmt::format("'{}' is a composite query and cannot be executed in replicated "
-                                "mode (R17): an update cannot call it",
-                                name)};
-  }
+  if (m == nullptr || query_mode_ || status_ != CanisterStatus::running ||
+      open_contexts_ > cfg_.call_contexts_max_per_canister ||
+      m->kind == MethodKind::composite_query) [[unlikely]]
+    refuse = request_refusal(m, name);
   if (refuse) {
     reply(*cc, tl::unexpected<Reject>(std::move(*refuse)));
     finish_execution(cc);

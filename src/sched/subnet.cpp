@@ -400,10 +400,13 @@ uint64_t Subnet::run_round(uint64_t round, uint64_t time_ms, Executor& executor)
         sequential_[i] = prepare_routes(c, shards, route_mask_[i]) ? 1 : 0;
       }
     });
-    for (uint64_t cst : costs_)
-      round_cost += cst;
+    uint8_t any_sequential = 0;
+    for (size_t i = 0; i < active_.size(); ++i) {
+      round_cost += costs_[i];
+      any_sequential |= sequential_[i];
+    }
     route_local_phase(active_, shards, executor);
-    route_sequential_phase(active_);
+    if (any_sequential) route_sequential_phase(active_);  // most iterations have no remote output
     bounce_phase(shards);
     collect_traces();
     if (round_cost >= cfg_.round_cost_max) break;
