@@ -700,11 +700,17 @@ uint64_t CanisterRt::next_random() {
   };
   // The subnet of `to`: from this canister's cache of its peers when the routing table has not
   // changed since (a hash lookup in the shared table costs cache misses on every call).
-  auto known = peers_.find(to);
+  // The queue pair of the last call's callee first (a canister often calls one peer many
+  // times), then the peer map.
+  PeerQueues* known = last_called_;
+  if (known == nullptr || known->peer != to) {
+    auto it = peers_.find(to);
+    known = it != peers_.end() ? &it->second : nullptr;
+  }
   const uint64_t routing_version = routing_.version();
   std::optional<SubnetId> dest;
-  if (known != peers_.end() && known->second.subnet_version == routing_version) {
-    dest = known->second.subnet_cached;
+  if (known != nullptr && known->subnet_version == routing_version) {
+    dest = known->subnet_cached;
   } else {
     dest = routing_.subnet_of(to);
   }
@@ -733,7 +739,8 @@ uint64_t CanisterRt::next_random() {
                 fmt::format("insufficient cycles: attaching {} with a balance of {} (R8)",
                             options.cycles, balance_));
   }
-  PeerQueues& pq = known != peers_.end() ? known->second : peer(to);
+  PeerQueues& pq = known != nullptr ? *known : peer(to);
+  last_called_ = &pq;
   pq.subnet_version = routing_version;
   pq.subnet_cached = *dest;
   if (pq.out.used() >= cfg_.queue_capacity) {

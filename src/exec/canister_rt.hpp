@@ -449,7 +449,8 @@ class CanisterRt {
   uint64_t round_cost_ = 0;
   CanisterCounters counters_;
 
-  std::map<CanisterId, PeerQueues> peers_;
+  std::map<CanisterId, PeerQueues> peers_;  // never erased: pointers to its values stay valid
+  PeerQueues* last_called_ = nullptr;       // issue_call's cache: the last callee's queues
   Ring<PeerQueues*> ready_;
   std::vector<Slot> slots_;
   uint32_t free_slot_ = UINT32_MAX;
