@@ -300,6 +300,15 @@ uint64_t CanisterRt::run_iteration(uint64_t budget) {
   if (snapshots_) code_->save_state();
 }
 
+// Whether request_refusal can refuse a request for method `m`: false only in the common case (a
+// known update or query method of a running canister, replicated mode, under the context
+// limit). Every condition request_refusal tests must make this true; the two stay together.
+[[gnu::always_inline]] inline bool CanisterRt::may_refuse(const MethodEntry* m) const {
+  return m == nullptr || query_mode_ || status_ != CanisterStatus::running ||
+         open_contexts_ > cfg_.call_contexts_max_per_canister ||
+         m->kind == MethodKind::composite_query;
+}
+
 // Why a request is refused before its method runs (execute_request), or nullopt.
 [[gnu::noinline]] std::optional<Reject> CanisterRt::request_refusal(const MethodEntry* m,
                                                                     std::string_view name) const {
@@ -352,12 +361,9 @@ void CanisterRt::execute_request(Request&& req, PeerQueues* from) {
       if (m != nullptr) method_cache_ = m;
     }
   }
-  // The common case (a known update or query method, running, in replicated mode) in one test;
-  // the checks that can refuse (R5, R9, R16, R17) out of line.
+  // The common case in one test; the checks that can refuse (R5, R9, R16, R17) out of line.
   std::optional<Reject> refuse;
-  if (m == nullptr || query_mode_ || status_ != CanisterStatus::running ||
-      open_contexts_ > cfg_.call_contexts_max_per_canister ||
-      m->kind == MethodKind::composite_query) [[unlikely]]
+  if (may_refuse(m)) [[unlikely]]
     refuse = request_refusal(m, name);
   if (refuse) {
     reply(*cc, tl::unexpected<Reject>(std::move(*refuse)));

@@ -256,6 +256,7 @@ class CanisterRt {
   bool induct_batch(Ring<Message>& batch, PeerQueues& via);  // try_induct_all of 0 or >= 2
   // Why execute_request refuses a request before its method runs (R5, R9, R16, R17), if it does.
   std::optional<Reject> request_refusal(const MethodEntry* m, std::string_view name) const;
+  bool may_refuse(const MethodEntry* m) const;  // false: request_refusal would return nullopt
   // Enqueue an ingress message (R11). Returns a reject if the ingress queue is full.
   std::optional<Reject> induct_ingress(Request&& req);
   // R10: produce SYS_UNKNOWN for bounded-wait calls whose deadline has passed.
