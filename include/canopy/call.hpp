@@ -107,7 +107,7 @@ class WhenAllSettledCalls {
   explicit WhenAllSettledCalls(std::vector<Call<R>> calls) : calls_(std::move(calls)) {}
   bool await_ready() noexcept { return calls_.empty(); }
   // One pass: registers a waiter on each pending call; resumes at once if none is pending.
-  [[gnu::always_inline]] bool await_suspend(std::coroutine_handle<> h) noexcept {
+  bool await_suspend(std::coroutine_handle<> h) noexcept {
     parent_ = h;
     for (auto& c : calls_)
       if (c.wait_if_pending(detail::Waiter{&arm_done, this, 0})) ++pending_;
